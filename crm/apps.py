@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = _("Tenancy core")
+
+    def ready(self) -> None:
+        from crm import tenancy  # noqa: F401  (connects the connection_created handler)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Branch, Membership, Tenant
+from crm.permissions import Role, assignable_roles
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class TenantSettingsForm(forms.ModelForm[Tenant]):
+    class Meta:
+        model = Tenant
+        fields = ["name", "legal_name", "vkn", "tax_office", "iys_code", "iys_brand_code"]
+
+
+class BranchForm(forms.ModelForm[Branch]):
+    class Meta:
+        model = Branch
+        fields = ["code", "name", "province", "district", "address", "is_active"]
+
+
+class BranchImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Columns: code, name, province, district, address. "
+                    "UTF-8 or Windows-1254, separated by ; or ,"),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 5 MB."))
+        return upload
+
+
+class _RoleBranchForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"))
+    branch = forms.ModelChoiceField(label=_("Branch"), queryset=None,
+                                    required=False)
+
+    def __init__(self, *args: Any, tenant: Tenant, actor_role: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(r.value, r.label) for r in assignable_roles(actor_role)]
+        self.fields["branch"].queryset = Branch.objects.filter(tenant=tenant, is_active=True)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("role") == Role.BRANCH_STAFF and not data.get("branch"):
+            self.add_error("branch", _("Branch staff need a branch."))
+        return data
+
+
+class InvitationForm(_RoleBranchForm):
+    email = forms.EmailField(label=_("E-mail address"))
+    field_order = ["email", "role", "branch"]
+
+
+class MembershipForm(_RoleBranchForm):
+    is_active = forms.BooleanField(label=_("Active"), required=False)
+
+    @classmethod
+    def for_membership(cls, membership: Membership, **kwargs: Any) -> MembershipForm:
+        return cls(
+            initial={"role": membership.role, "branch": membership.branch,
+                     "is_active": membership.is_active},
+            **kwargs,
+        )

@@ -1,0 +1,133 @@
+"""Resolve the tenant from the URL once, for every HTML page and API call.
+
+A URL with a ``tenant_slug`` kwarg belongs to a tenant. The user must be a member
+(otherwise 404: outsiders learn nothing), the view must declare the permission it
+needs (otherwise the request is refused: a forgotten declaration fails closed), and
+the member's role must have it (otherwise 403). The request then runs inside the
+tenant's scope until the response is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+from crm import selectors
+from crm.permissions import ROLES_REQUIRING_TWO_FACTOR, Perm, role_has_permission
+from crm.tenancy import tenant_context
+
+
+def declared_permission(view_func: Callable[..., Any]) -> Perm | dict[str, Perm] | None:
+    """What a view declares: one Perm, or a {method: Perm} map (function, CBV or DRF)."""
+    declared = getattr(view_func, "required_permission", None)
+    if declared is None:
+        view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+        declared = getattr(view_class, "required_permission", None)
+    return declared
+
+
+def permission_for_method(declared: Perm | dict[str, Perm], method: str) -> Perm | None:
+    if not isinstance(declared, dict):
+        return declared
+    if method in ("HEAD", "OPTIONS"):
+        method = "GET"
+    return declared.get(method) or declared.get("*")
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+class TenantMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        request._tenant_scope = None  # type: ignore[attr-defined]
+        try:
+            return self.get_response(request)
+        finally:
+            scope = request._tenant_scope  # type: ignore[attr-defined]
+            if scope is not None:
+                scope.__exit__(None, None, None)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        slug = view_kwargs.get("tenant_slug")
+        if slug is None:
+            return None
+        if not request.user.is_authenticated:
+            if is_api_request(request):
+                return JsonResponse({"detail": _("Log in first.")}, status=401)
+            return redirect_to_login(request.get_full_path())
+        membership = selectors.membership_for(user=request.user, tenant_slug=slug)
+        if membership is None:
+            raise Http404(_("No such company, or you are not a member of it."))
+        declared = declared_permission(view_func)
+        if declared is None:
+            raise ImproperlyConfigured(
+                f"{view_func.__module__}.{view_func.__name__} declares no required_permission"
+            )
+        permission = permission_for_method(declared, request.method or "GET")
+        if permission is None:
+            return HttpResponse(status=405)
+        request.tenant = membership.tenant  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
+        if not role_has_permission(membership.role, permission):
+            raise PermissionDenied(_("Your role does not allow this."))
+        scope = tenant_context(membership.tenant)
+        scope.__enter__()
+        request._tenant_scope = scope  # type: ignore[attr-defined]
+        return None
+
+
+class RequireTwoFactorMiddleware:
+    """Owners and admins reach tenant pages only once their TOTP is set up."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        membership = getattr(request, "membership", None)
+        if membership is None or membership.role not in ROLES_REQUIRING_TWO_FACTOR:
+            return None
+        from allauth.mfa.models import Authenticator
+
+        if Authenticator.objects.filter(
+            user=request.user, type=Authenticator.Type.TOTP
+        ).exists():
+            return None
+        text = _("Your role requires two-factor authentication. Set it up to continue.")
+        if is_api_request(request):
+            return JsonResponse({"detail": text}, status=403)
+        messages.warning(request, text)
+        return redirect(f"{_mfa_setup_url()}?next={request.get_full_path()}")
+
+
+def _mfa_setup_url() -> str:
+    from django.urls import reverse
+
+    return reverse("mfa_activate_totp")

@@ -1,0 +1,297 @@
+"""Writes of the tenancy core: tenants, branches, members, invitations, branch import."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.jobs import JobFailure, JobProgress
+from crm.models import Branch, Invitation, Job, Membership, Tenant, User
+from crm.permissions import Role, assignable_roles
+from crm.tenancy import dangerously_all_tenants, tenant_context
+from crm.text import province_code
+
+INVITATION_VALID_FOR = timedelta(days=7)
+
+
+def _same_tenant(tenant: Tenant, *objects: Any) -> None:
+    for obj in objects:
+        if obj is not None and getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
+            raise PermissionDenied("object of another tenant")
+
+
+@transaction.atomic
+def tenant_create(*, slug: str, name: str, owner: User, **fields: Any) -> Tenant:
+    """Create a tenant with ``owner`` as its first member."""
+    tenant = Tenant(slug=slug, name=name, **fields)
+    tenant.full_clean()
+    tenant.save()
+    with tenant_context(tenant):
+        Membership.objects.create(tenant=tenant, user=owner, role=Role.OWNER)
+    return tenant
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
+    for name, value in fields.items():
+        setattr(tenant, name, value)
+    tenant.full_clean()
+    tenant.save()
+    return tenant
+
+
+@transaction.atomic
+def branch_save(*, tenant: Tenant, branch: Branch | None = None, **fields: Any) -> Branch:
+    """Create or update a branch; codes are unique within the tenant."""
+    if branch is None:
+        branch = Branch(tenant=tenant)
+    _same_tenant(tenant, branch)
+    for name, value in fields.items():
+        setattr(branch, name, value)
+    branch.full_clean()
+    branch.save()
+    return branch
+
+
+def _role_guard(*, actor_membership: Membership, role: str) -> None:
+    if role not in assignable_roles(actor_membership.role):
+        raise ValidationError(_("You cannot give the role %(role)s.") % {"role": role})
+
+
+@transaction.atomic
+def member_update(
+    *,
+    tenant: Tenant,
+    actor_membership: Membership,
+    membership: Membership,
+    role: str,
+    branch: Branch | None,
+    is_active: bool,
+) -> Membership:
+    _same_tenant(tenant, membership, branch)
+    _role_guard(actor_membership=actor_membership, role=role)
+    if membership.role == Role.OWNER and actor_membership.role != Role.OWNER:
+        raise ValidationError(_("Only an owner can change another owner."))
+    losing_owner = membership.role == Role.OWNER and (role != Role.OWNER or not is_active)
+    if losing_owner:
+        other_owners = Membership.objects.filter(
+            tenant=tenant, role=Role.OWNER, is_active=True
+        ).exclude(pk=membership.pk)
+        if not other_owners.exists():
+            raise ValidationError(_("A company needs at least one active owner."))
+    if role == Role.BRANCH_STAFF and branch is None:
+        raise ValidationError(_("Branch staff need a branch."))
+    membership.role, membership.branch, membership.is_active = role, branch, is_active
+    membership.save()
+    return membership
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class SentInvitation:
+    invitation: Invitation
+    accept_url: str
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    tenant: Tenant,
+    actor_membership: Membership,
+    email: str,
+    role: str,
+    branch: Branch | None,
+    base_url: str,
+) -> SentInvitation:
+    """Invite ``email`` with ``role``; e-mails a one-time link valid for seven days."""
+    _same_tenant(tenant, branch)
+    _role_guard(actor_membership=actor_membership, role=role)
+    email = email.strip().lower()
+    if role == Role.BRANCH_STAFF and branch is None:
+        raise ValidationError(_("Branch staff need a branch."))
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+        raise ValidationError(_("%(email)s is already a member.") % {"email": email})
+    # A fresh invitation replaces older pending ones for the same address.
+    Invitation.objects.filter(
+        tenant=tenant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        email=email,
+        role=role,
+        branch=branch,
+        token_hash=_token_hash(token),
+        invited_by=actor_membership.user,
+        expires_at=timezone.now() + INVITATION_VALID_FOR,
+    )
+    accept_url = base_url.rstrip("/") + reverse("invitation_accept", args=[token])
+    context = {
+        "tenant": tenant,
+        "inviter": actor_membership.user,
+        "role": invitation.get_role_display(),
+        "accept_url": accept_url,
+        "expires_at": invitation.expires_at,
+    }
+    subject = _("%(tenant)s invites you to Tekil CRM") % {"tenant": tenant.name}
+    body = render_to_string("crm/email/invitation.txt", context)
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
+    )
+    return SentInvitation(invitation=invitation, accept_url=accept_url)
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    """Find a pending invitation from the link (the token names its tenant)."""
+    with dangerously_all_tenants():
+        invitation = (
+            Invitation.objects.select_related("tenant")
+            .filter(token_hash=_token_hash(token))
+            .first()
+        )
+    if invitation is None or not invitation.is_pending:
+        return None
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    if not invitation.is_pending:
+        raise ValidationError(_("This invitation is no longer valid."))
+    if user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to %(email)s. Log in with that address.")
+            % {"email": invitation.email}
+        )
+    with tenant_context(invitation.tenant_id):
+        membership, _created = Membership.objects.update_or_create(
+            tenant_id=invitation.tenant_id,
+            user=user,
+            defaults={"role": invitation.role, "branch": invitation.branch, "is_active": True},
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, tenant: Tenant, invitation: Invitation) -> None:
+    _same_tenant(tenant, invitation)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+
+
+# --- Branch import (the first job that reports progress) ---------------------------
+
+BRANCH_IMPORT_COLUMNS = ("code", "name", "province", "district", "address")
+_HEADER_ALIASES = {
+    "kod": "code", "şube kodu": "code", "sube kodu": "code", "code": "code",
+    "ad": "name", "adı": "name", "şube adı": "name", "sube adi": "name", "name": "name",
+    "il": "province", "province": "province", "ilçe": "district", "ilce": "district",
+    "district": "district", "adres": "address", "address": "address",
+}
+
+
+def decode_upload(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or the Windows-1254 that Turkish Excel writes."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1254")
+
+
+def _read_csv(text: str) -> csv.DictReader[str]:
+    sample = text[:4096]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=";,\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    if reader.fieldnames is None:
+        raise JobFailure(_("The file is empty."))
+    reader.fieldnames = [
+        _HEADER_ALIASES.get(name.strip().lower(), name.strip().lower())
+        for name in reader.fieldnames
+    ]
+    missing = {"code", "name", "province"} - set(reader.fieldnames)
+    if missing:
+        raise JobFailure(
+            _("Missing columns: %(columns)s. Expected: code, name, province, district, address.")
+            % {"columns": ", ".join(sorted(missing))}
+        )
+    return reader
+
+
+def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
+    """Upsert branches by code from the job's CSV; bad rows go to an error report.
+
+    Idempotent: importing the same file twice changes nothing the second time.
+    """
+    text = decode_upload(bytes(job.input_data or b""))
+    rows = list(_read_csv(text))
+    total = len(rows)
+    created = updated = 0
+    errors: list[tuple[int, str, str]] = []
+    progress.update(0, total, _("Reading %(count)s rows") % {"count": total}, force=True)
+    for index, row in enumerate(rows):
+        line = index + 2  # header is line 1
+        code = (row.get("code") or "").strip()
+        province = province_code(row.get("province") or "")
+        if province is None:
+            errors.append((line, code, _("Unknown province: %(value)s")
+                           % {"value": row.get("province") or ""}))
+            continue
+        existing = Branch.objects.filter(tenant=tenant, code=code).first()
+        try:
+            with transaction.atomic():
+                branch_save(
+                    tenant=tenant,
+                    branch=existing,
+                    code=code,
+                    name=(row.get("name") or "").strip(),
+                    province=province,
+                    district=(row.get("district") or "").strip(),
+                    address=(row.get("address") or "").strip(),
+                )
+        except ValidationError as error:
+            errors.append((line, code, "; ".join(error.messages)))
+            continue
+        if existing is None:
+            created += 1
+        else:
+            updated += 1
+        progress.update(index + 1, total)
+    job.result = {"created": created, "updated": updated, "errors": len(errors),
+                  "rows": total}
+    if errors:
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow([_("line"), _("code"), _("reason")])
+        writer.writerows(errors)
+        job.output_name = "branch-import-errors.csv"
+        job.output_content_type = "text/csv; charset=utf-8"
+        job.output_data = ("\ufeff" + out.getvalue()).encode("utf-8")
+    progress.update(
+        total, total,
+        _("%(created)s created, %(updated)s updated, %(errors)s rows with errors")
+        % {"created": created, "updated": updated, "errors": len(errors)},
+        force=True,
+    )

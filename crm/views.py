@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm import jobs, selectors, services
+from crm.accounts import PENDING_INVITATION_SESSION_KEY
+from crm.forms import (
+    BranchForm,
+    BranchImportForm,
+    InvitationForm,
+    MembershipForm,
+    TenantSettingsForm,
+)
+from crm.http import TenantRequest, tenant_view
+from crm.models import Job, User
+from crm.permissions import Perm, assignable_roles
+from crm.tasks import branches_import_task
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send the user to their company, or let them choose when they have several."""
+    assert isinstance(request.user, User)
+    memberships = selectors.memberships_for_user(user=request.user)
+    if len(memberships) == 1:
+        return redirect("dashboards:home", tenant_slug=memberships[0].tenant.slug)
+    return render(request, "crm/choose_tenant.html", {"memberships": memberships})
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = services.invitation_by_token(token=token)
+    if invitation is None:
+        request.session.pop(PENDING_INVITATION_SESSION_KEY, None)
+        return render(request, "crm/invitation_invalid.html", status=404)
+    if not request.user.is_authenticated:
+        request.session[PENDING_INVITATION_SESSION_KEY] = token
+        known = User.objects.filter(email__iexact=invitation.email).exists()
+        messages.info(request, _("Log in or create your account to join %(tenant)s.")
+                      % {"tenant": invitation.tenant.name})
+        return redirect("account_login" if known else "account_signup")
+    assert isinstance(request.user, User)
+    if request.method == "POST":
+        try:
+            membership = services.invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            request.session.pop(PENDING_INVITATION_SESSION_KEY, None)
+            messages.success(request, _("Welcome to %(tenant)s.") % {"tenant": membership.tenant})
+            return redirect("dashboards:home", tenant_slug=membership.tenant.slug)
+    return render(request, "crm/invitation_accept.html", {"invitation": invitation})
+
+
+@tenant_view(Perm.MANAGE_SETTINGS)
+def tenant_settings(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    form = TenantSettingsForm(request.POST or None, instance=request.tenant)
+    if request.method == "POST" and form.is_valid():
+        services.tenant_update(tenant=request.tenant, **form.cleaned_data)
+        messages.success(request, _("Company settings saved."))
+        return redirect("crm:settings", tenant_slug=request.tenant.slug)
+    return render(request, "crm/settings.html", {"form": form})
+
+
+@tenant_view(Perm.MANAGE_MEMBERS)
+def members(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    tenant, actor = request.tenant, request.membership
+    form = InvitationForm(request.POST or None, tenant=tenant, actor_role=actor.role)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.invitation_create(
+                tenant=tenant,
+                actor_membership=actor,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                branch=form.cleaned_data["branch"],
+                base_url=request.build_absolute_uri("/"),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Invitation sent to %(email)s.")
+                             % {"email": form.cleaned_data["email"]})
+            return redirect("crm:members", tenant_slug=tenant.slug)
+    return render(request, "crm/members.html", {
+        "form": form,
+        "members": selectors.member_list(tenant=tenant),
+        "invitations": selectors.invitation_list_pending(tenant=tenant),
+        "assignable_roles": assignable_roles(actor.role),
+    })
+
+
+@tenant_view(Perm.MANAGE_MEMBERS)
+def member_edit(request: TenantRequest, tenant_slug: str, membership_id: int) -> HttpResponse:
+    tenant = request.tenant
+    try:
+        membership = selectors.member_get(tenant=tenant, membership_id=membership_id)
+    except ObjectDoesNotExist as missing:
+        raise Http404 from missing
+    kwargs = {"tenant": tenant, "actor_role": request.membership.role}
+    form = (MembershipForm(request.POST, **kwargs) if request.method == "POST"
+            else MembershipForm.for_membership(membership, **kwargs))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_update(
+                tenant=tenant,
+                actor_membership=request.membership,
+                membership=membership,
+                role=form.cleaned_data["role"],
+                branch=form.cleaned_data["branch"],
+                is_active=form.cleaned_data["is_active"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Member updated."))
+            return redirect("crm:members", tenant_slug=tenant.slug)
+    return render(request, "crm/member_edit.html", {"form": form, "member": membership})
+
+
+@require_POST
+@tenant_view(Perm.MANAGE_MEMBERS)
+def invitation_revoke(request: TenantRequest, tenant_slug: str, invitation_id: int) -> HttpResponse:
+    try:
+        invitation = selectors.invitation_get(tenant=request.tenant, invitation_id=invitation_id)
+    except ObjectDoesNotExist as missing:
+        raise Http404 from missing
+    services.invitation_revoke(tenant=request.tenant, invitation=invitation)
+    messages.success(request, _("Invitation withdrawn."))
+    return redirect("crm:members", tenant_slug=request.tenant.slug)
+
+
+@tenant_view(Perm.MANAGE_BRANCHES)
+def branches(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    tenant = request.tenant
+    form = BranchForm(request.POST or None, instance=None)
+    form.instance.tenant = tenant
+    if request.method == "POST" and form.is_valid():
+        branch = services.branch_save(tenant=tenant, **form.cleaned_data)
+        messages.success(request, _("Branch %(branch)s added.") % {"branch": branch})
+        return redirect("crm:branches", tenant_slug=tenant.slug)
+    return render(request, "crm/branches.html", {
+        "form": form,
+        "import_form": BranchImportForm(),
+        "branches": selectors.branch_list(tenant=tenant),
+    })
+
+
+@tenant_view(Perm.MANAGE_BRANCHES)
+def branch_edit(request: TenantRequest, tenant_slug: str, branch_id: int) -> HttpResponse:
+    tenant = request.tenant
+    try:
+        branch = selectors.branch_get(tenant=tenant, branch_id=branch_id)
+    except ObjectDoesNotExist as missing:
+        raise Http404 from missing
+    form = BranchForm(request.POST or None, instance=branch)
+    if request.method == "POST" and form.is_valid():
+        services.branch_save(tenant=tenant, branch=branch, **form.cleaned_data)
+        messages.success(request, _("Branch saved."))
+        return redirect("crm:branches", tenant_slug=tenant.slug)
+    return render(request, "crm/branch_edit.html", {"form": form, "branch": branch})
+
+
+@require_POST
+@tenant_view(Perm.MANAGE_BRANCHES)
+def branch_import(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    form = BranchImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for error in form.errors.get("file", []):
+            messages.error(request, error)
+        return redirect("crm:branches", tenant_slug=request.tenant.slug)
+    upload = form.cleaned_data["file"]
+    job = jobs.job_create(
+        tenant=request.tenant,
+        kind="branches.import",
+        title=_("Branch import: %(name)s") % {"name": upload.name},
+        actor=request.user,
+        input_name=upload.name,
+        input_data=upload.read(),
+    )
+    jobs.job_enqueue(job, branches_import_task, language=get_language())
+    return redirect("crm:job", tenant_slug=request.tenant.slug, job_id=job.pk)
+
+
+@tenant_view(Perm.VIEW_JOBS)
+def job_list(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    return render(request, "crm/jobs.html", {"jobs": selectors.job_list(tenant=request.tenant)})
+
+
+def _job_or_404(request: TenantRequest, job_id: int, *, with_output: bool = False) -> Job:
+    get = selectors.job_get_with_output if with_output else selectors.job_get
+    try:
+        return get(tenant=request.tenant, job_id=job_id)
+    except ObjectDoesNotExist as missing:
+        raise Http404 from missing
+
+
+@tenant_view(Perm.VIEW_JOBS)
+def job_detail(request: TenantRequest, tenant_slug: str, job_id: int) -> HttpResponse:
+    return render(request, "crm/job_detail.html", {"job": _job_or_404(request, job_id)})
+
+
+@tenant_view(Perm.VIEW_JOBS)
+def job_progress(request: TenantRequest, tenant_slug: str, job_id: int) -> HttpResponse:
+    """The HTMX-polled fragment; it stops polling once the job has finished."""
+    return render(request, "crm/_job_progress.html", {"job": _job_or_404(request, job_id)})
+
+
+@tenant_view(Perm.VIEW_JOBS)
+def job_download(request: TenantRequest, tenant_slug: str, job_id: int) -> HttpResponse:
+    job = _job_or_404(request, job_id, with_output=True)
+    if not job.output_data:
+        raise Http404(_("This job produced no file."))
+    response = HttpResponse(bytes(job.output_data), content_type=job.output_content_type)
+    response["Content-Disposition"] = f'attachment; filename="{job.output_name}"'
+    return response
