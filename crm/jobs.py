@@ -93,7 +93,11 @@ class JobProgress:
 
 @contextlib.contextmanager
 def job_running(job: Job) -> Iterator[JobProgress]:
-    """Mark the job running; on exit mark it finished or failed with a readable reason."""
+    """Mark the job running; on exit mark it finished or failed with a readable reason.
+
+    A JobFailure ends the job with its message and is swallowed; any other exception
+    is recorded with a generic message (no stack trace for the user) and re-raised.
+    """
     now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
         status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, message=_("Started")
@@ -103,8 +107,8 @@ def job_running(job: Job) -> Iterator[JobProgress]:
     try:
         yield progress
     except JobFailure as failure:
+        # An expected outcome (bad file, not enough data): recorded, not re-raised.
         _finish(job, Job.Status.FAILED, error=str(failure))
-        raise
     except Exception:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         _finish(job, Job.Status.FAILED,

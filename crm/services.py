@@ -23,7 +23,7 @@ from crm.jobs import JobFailure, JobProgress
 from crm.models import Branch, Invitation, Job, Membership, Tenant, User
 from crm.permissions import Role, assignable_roles
 from crm.tenancy import dangerously_all_tenants, tenant_context
-from crm.text import province_code
+from crm.text import matching_key, province_code
 
 INVITATION_VALID_FOR = timedelta(days=7)
 
@@ -202,11 +202,14 @@ def invitation_revoke(*, tenant: Tenant, invitation: Invitation) -> None:
 # --- Branch import (the first job that reports progress) ---------------------------
 
 BRANCH_IMPORT_COLUMNS = ("code", "name", "province", "district", "address")
+# Headers are compared by their matching key, so "Şube Kodu", "SUBE KODU" and
+# "şube kodu" are the same column.
 _HEADER_ALIASES = {
-    "kod": "code", "şube kodu": "code", "sube kodu": "code", "code": "code",
-    "ad": "name", "adı": "name", "şube adı": "name", "sube adi": "name", "name": "name",
-    "il": "province", "province": "province", "ilçe": "district", "ilce": "district",
-    "district": "district", "adres": "address", "address": "address",
+    "kod": "code", "sube kodu": "code", "code": "code",
+    "ad": "name", "adi": "name", "sube adi": "name", "name": "name",
+    "il": "province", "province": "province",
+    "ilce": "district", "district": "district",
+    "adres": "address", "address": "address",
 }
 
 
@@ -228,8 +231,7 @@ def _read_csv(text: str) -> csv.DictReader[str]:
     if reader.fieldnames is None:
         raise JobFailure(_("The file is empty."))
     reader.fieldnames = [
-        _HEADER_ALIASES.get(name.strip().lower(), name.strip().lower())
-        for name in reader.fieldnames
+        _HEADER_ALIASES.get(matching_key(name), matching_key(name)) for name in reader.fieldnames
     ]
     missing = {"code", "name", "province"} - set(reader.fieldnames)
     if missing:

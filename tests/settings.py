@@ -36,3 +36,4 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
+STATIC_ROOT = tempfile.mkdtemp(prefix="tekil-test-static-")
