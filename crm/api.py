@@ -13,16 +13,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm import selectors, services
-from crm.models import Branch, Job
+from crm.models import Branch, Job, Tenant
 from crm.permissions import Perm, permissions_of
 
 
 class TenantAPIMixin:
-    request: Request
+    """API views read the tenant TenantMiddleware resolved from the URL."""
 
     @property
-    def tenant(self) -> Any:
-        return self.request._request.tenant  # type: ignore[attr-defined]
+    def tenant(self) -> Tenant:
+        request: Request = self.request  # type: ignore[attr-defined]
+        return request._request.tenant  # type: ignore[attr-defined]
 
 
 class BranchSerializer(serializers.ModelSerializer[Branch]):
@@ -43,8 +44,11 @@ class BranchListCreateApi(TenantAPIMixin, generics.ListCreateAPIView[Branch]):
 
 
 class BranchDetailApi(TenantAPIMixin, generics.RetrieveUpdateAPIView[Branch]):
-    required_permission = {"GET": Perm.VIEW_HOME, "PUT": Perm.MANAGE_BRANCHES,
-                           "PATCH": Perm.MANAGE_BRANCHES}
+    required_permission = {
+        "GET": Perm.VIEW_HOME,
+        "PUT": Perm.MANAGE_BRANCHES,
+        "PATCH": Perm.MANAGE_BRANCHES,
+    }
     serializer_class = BranchSerializer
     lookup_url_kwarg = "branch_id"
 
@@ -62,8 +66,21 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "title", "status", "progress_done", "progress_total", "percent",
-                  "message", "error", "result", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "status",
+            "progress_done",
+            "progress_total",
+            "percent",
+            "message",
+            "error",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
 
 class JobDetailApi(TenantAPIMixin, generics.RetrieveAPIView[Job]):
@@ -93,9 +110,13 @@ class MeApi(TenantAPIMixin, APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request, tenant_slug: str) -> Response:
         membership = request._request.membership  # type: ignore[attr-defined]
-        return Response(MeSerializer({
-            "email": request.user.email,  # type: ignore[union-attr]
-            "tenant": membership.tenant.slug,
-            "role": membership.role,
-            "permissions": sorted(permissions_of(membership.role)),
-        }).data)
+        return Response(
+            MeSerializer(
+                {
+                    "email": request.user.email,  # type: ignore[union-attr]
+                    "tenant": membership.tenant.slug,
+                    "role": membership.role,
+                    "permissions": sorted(permissions_of(membership.role)),
+                }
+            ).data
+        )

@@ -14,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-class TenantTask(Task):  # type: ignore[type-arg]
+class TenantTask(Task):
     """First argument is ``tenant_id``; the task body runs inside that tenant's scope.
 
     Tasks never receive model instances: ids only, so a retried task re-reads the

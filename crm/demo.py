@@ -52,7 +52,7 @@ class DemoOptions:
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+        self.rng = random.Random(self.seed)  # noqa: S311 (demo data, not secrets)
 
 
 @dataclass
@@ -94,20 +94,28 @@ def seed_branches_and_people(tenant: Tenant, options: DemoOptions, report: DemoR
     for code, name, province, district in DEMO_BRANCHES:
         existing = Branch.objects.filter(tenant=tenant, code=code).first()
         branches[code] = services.branch_save(
-            tenant=tenant, branch=existing, code=code, name=name, province=province,
-            district=district, is_active=True,
+            tenant=tenant,
+            branch=existing,
+            code=code,
+            name=name,
+            province=province,
+            district=district,
+            is_active=True,
         )
     report.lines.append(f"{len(branches)} branches")
     for email, full_name, role, branch_code in DEMO_USERS:
         user = User.objects.filter(email=email).first()
         if user is None:
-            user = User.objects.create_user(email=email, password=DEMO_PASSWORD,
-                                            full_name=full_name)
+            user = User.objects.create_user(
+                email=email, password=DEMO_PASSWORD, full_name=full_name
+            )
         Membership.objects.update_or_create(
             tenant=tenant,
             user=user,
-            defaults={"role": role,
-                      "branch": branches[branch_code] if branch_code else None,
-                      "is_active": True},
+            defaults={
+                "role": role,
+                "branch": branches[branch_code] if branch_code else None,
+                "is_active": True,
+            },
         )
         report.lines.append(f"login: {email} / {DEMO_PASSWORD}  ({role.label})")

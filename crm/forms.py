@@ -26,8 +26,10 @@ class BranchForm(forms.ModelForm[Branch]):
 class BranchImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
-        help_text=_("Columns: code, name, province, district, address. "
-                    "UTF-8 or Windows-1254, separated by ; or ,"),
+        help_text=_(
+            "Columns: code, name, province, district, address. "
+            "UTF-8 or Windows-1254, separated by ; or ,"
+        ),
     )
 
     def clean_file(self) -> Any:
@@ -39,12 +41,15 @@ class BranchImportForm(forms.Form):
 
 class _RoleBranchForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"))
-    branch = forms.ModelChoiceField(label=_("Branch"), queryset=None,
-                                    required=False)
+    branch: forms.ModelChoiceField[Branch] = forms.ModelChoiceField(
+        label=_("Branch"), queryset=None, required=False
+    )
 
     def __init__(self, *args: Any, tenant: Tenant, actor_role: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r.value, r.label) for r in assignable_roles(actor_role)]
+        role_field = self.fields["role"]
+        assert isinstance(role_field, forms.ChoiceField)
+        role_field.choices = [(r.value, r.label) for r in assignable_roles(actor_role)]
         self.fields["branch"].queryset = Branch.objects.filter(tenant=tenant, is_active=True)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
@@ -65,7 +70,10 @@ class MembershipForm(_RoleBranchForm):
     @classmethod
     def for_membership(cls, membership: Membership, **kwargs: Any) -> MembershipForm:
         return cls(
-            initial={"role": membership.role, "branch": membership.branch,
-                     "is_active": membership.is_active},
+            initial={
+                "role": membership.role,
+                "branch": membership.branch,
+                "is_active": membership.is_active,
+            },
             **kwargs,
         )

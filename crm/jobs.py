@@ -75,8 +75,14 @@ class JobProgress:
         self.min_interval = min_interval
         self._last_write = 0.0
 
-    def update(self, done: int, total: int | None = None, message: str | None = None,
-               *, force: bool = False) -> None:
+    def update(
+        self,
+        done: int,
+        total: int | None = None,
+        message: str | None = None,
+        *,
+        force: bool = False,
+    ) -> None:
         now = time.monotonic()
         if not force and now - self._last_write < self.min_interval:
             return
@@ -111,8 +117,11 @@ def job_running(job: Job) -> Iterator[JobProgress]:
         _finish(job, Job.Status.FAILED, error=str(failure))
     except Exception:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        _finish(job, Job.Status.FAILED,
-                error=_("An unexpected error stopped the job. The team has been notified."))
+        _finish(
+            job,
+            Job.Status.FAILED,
+            error=_("An unexpected error stopped the job. The team has been notified."),
+        )
         raise
     else:
         _finish(job, Job.Status.SUCCEEDED, message=job.message or _("Finished"))

@@ -116,9 +116,7 @@ class RequireTwoFactorMiddleware:
             return None
         from allauth.mfa.models import Authenticator
 
-        if Authenticator.objects.filter(
-            user=request.user, type=Authenticator.Type.TOTP
-        ).exists():
+        if Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists():
             return None
         text = _("Your role requires two-factor authentication. Set it up to continue.")
         if is_api_request(request):

@@ -70,17 +70,24 @@ slug_validator = RegexValidator(
 class Tenant(models.Model):
     """One SME. Not tenant-owned itself: it is the root every tenant row hangs from."""
 
-    slug = models.CharField(_("address name"), max_length=50, unique=True,
-                            validators=[slug_validator])
+    slug = models.CharField(
+        _("address name"), max_length=50, unique=True, validators=[slug_validator]
+    )
     name = models.CharField(_("name"), max_length=150)
     legal_name = models.CharField(_("legal name"), max_length=250, blank=True)
-    vkn = models.CharField(_("tax number (VKN)"), max_length=10, blank=True,
-                           validators=[validate_vkn])
+    vkn = models.CharField(
+        _("tax number (VKN)"), max_length=10, blank=True, validators=[validate_vkn]
+    )
     tax_office = models.CharField(_("tax office"), max_length=100, blank=True)
-    iys_code = models.CharField(_("İYS code"), max_length=20, blank=True,
-                                help_text=_("The iysCode İYS gave your company."))
-    iys_brand_code = models.CharField(_("İYS brand code"), max_length=20, blank=True,
-                                      help_text=_("The brandCode of the brand you message as."))
+    iys_code = models.CharField(
+        _("İYS code"), max_length=20, blank=True, help_text=_("The iysCode İYS gave your company.")
+    )
+    iys_brand_code = models.CharField(
+        _("İYS brand code"),
+        max_length=20,
+        blank=True,
+        help_text=_("The brandCode of the brand you message as."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -107,7 +114,9 @@ class Branch(TenantOwnedModel):
         verbose_name_plural = _("branches")
         ordering = ["code"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "code"], name="branch_code_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "code"], name="branch_code_unique_per_tenant"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -117,11 +126,18 @@ class Branch(TenantOwnedModel):
 class Membership(TenantOwnedModel):
     """A user's place in one tenant: their role and, for branch staff, their branch."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships",
-                             verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
-    branch = models.ForeignKey(Branch, on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="members", verbose_name=_("branch"))
+    branch = models.ForeignKey(
+        Branch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("branch"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("joined"), default=timezone.now)
 
@@ -141,17 +157,18 @@ class Membership(TenantOwnedModel):
 class Invitation(TenantOwnedModel):
     email = models.EmailField(_("e-mail address"))
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
-    branch = models.ForeignKey(Branch, on_delete=models.SET_NULL, null=True, blank=True,
-                               verbose_name=_("branch"))
+    branch = models.ForeignKey(
+        Branch, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("branch")
+    )
     # Only a hash is stored: a leaked database row cannot be used to join a tenant.
     token_hash = models.CharField(max_length=64, unique=True)
-    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True,
-                                   related_name="+")
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -160,8 +177,11 @@ class Invitation(TenantOwnedModel):
 
     @property
     def is_pending(self) -> bool:
-        return (self.accepted_at is None and self.revoked_at is None
-                and self.expires_at > timezone.now())
+        return (
+            self.accepted_at is None
+            and self.revoked_at is None
+            and self.expires_at > timezone.now()
+        )
 
 
 class Job(TenantOwnedModel):
@@ -178,8 +198,9 @@ class Job(TenantOwnedModel):
 
     kind = models.CharField(_("kind"), max_length=50)
     title = models.CharField(_("title"), max_length=200)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
-                              default=Status.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     message = models.CharField(_("message"), max_length=500, blank=True)
@@ -198,8 +219,7 @@ class Job(TenantOwnedModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["tenant", "status", "created_at"],
-                                name="job_status_idx")]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"], name="job_status_idx")]
 
     def __str__(self) -> str:
         return self.title

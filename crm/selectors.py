@@ -53,9 +53,7 @@ def member_list(*, tenant: Tenant) -> QuerySet[Membership]:
 
 
 def member_get(*, tenant: Tenant, membership_id: int) -> Membership:
-    return Membership.objects.select_related("user", "branch").get(
-        tenant=tenant, pk=membership_id
-    )
+    return Membership.objects.select_related("user", "branch").get(tenant=tenant, pk=membership_id)
 
 
 def invitation_list_pending(*, tenant: Tenant) -> list[Invitation]:

@@ -152,9 +152,7 @@ def invitation_create(
     }
     subject = _("%(tenant)s invites you to Tekil CRM") % {"tenant": tenant.name}
     body = render_to_string("crm/email/invitation.txt", context)
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
-    )
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
     return SentInvitation(invitation=invitation, accept_url=accept_url)
 
 
@@ -205,11 +203,19 @@ BRANCH_IMPORT_COLUMNS = ("code", "name", "province", "district", "address")
 # Headers are compared by their matching key, so "Şube Kodu", "SUBE KODU" and
 # "şube kodu" are the same column.
 _HEADER_ALIASES = {
-    "kod": "code", "sube kodu": "code", "code": "code",
-    "ad": "name", "adi": "name", "sube adi": "name", "name": "name",
-    "il": "province", "province": "province",
-    "ilce": "district", "district": "district",
-    "adres": "address", "address": "address",
+    "kod": "code",
+    "sube kodu": "code",
+    "code": "code",
+    "ad": "name",
+    "adi": "name",
+    "sube adi": "name",
+    "name": "name",
+    "il": "province",
+    "province": "province",
+    "ilce": "district",
+    "district": "district",
+    "adres": "address",
+    "address": "address",
 }
 
 
@@ -258,8 +264,13 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
         code = (row.get("code") or "").strip()
         province = province_code(row.get("province") or "")
         if province is None:
-            errors.append((line, code, _("Unknown province: %(value)s")
-                           % {"value": row.get("province") or ""}))
+            errors.append(
+                (
+                    line,
+                    code,
+                    _("Unknown province: %(value)s") % {"value": row.get("province") or ""},
+                )
+            )
             continue
         existing = Branch.objects.filter(tenant=tenant, code=code).first()
         try:
@@ -281,8 +292,7 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
         else:
             updated += 1
         progress.update(index + 1, total)
-    job.result = {"created": created, "updated": updated, "errors": len(errors),
-                  "rows": total}
+    job.result = {"created": created, "updated": updated, "errors": len(errors), "rows": total}
     if errors:
         out = io.StringIO()
         writer = csv.writer(out, delimiter=";")
@@ -292,7 +302,8 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
         job.output_content_type = "text/csv; charset=utf-8"
         job.output_data = ("\ufeff" + out.getvalue()).encode("utf-8")
     progress.update(
-        total, total,
+        total,
+        total,
         _("%(created)s created, %(updated)s updated, %(errors)s rows with errors")
         % {"created": created, "updated": updated, "errors": len(errors)},
         force=True,

@@ -115,7 +115,8 @@ def _set_session_scope(conn: Any, scope: TenantScope | None) -> None:
     all_value = "on" if scope is not None and scope.all_tenants else "off"
     with conn.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('app.tenant_id', %s, false), set_config('app.all_tenants', %s, false)",
+            "SELECT set_config('app.tenant_id', %s, false),"
+            " set_config('app.all_tenants', %s, false)",
             [tenant_value, all_value],
         )
 
@@ -136,9 +137,7 @@ def _refuse_rls_bypassing_role(conn: Any) -> None:
     from django.conf import settings
 
     with conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
-        )
+        cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
         row = cursor.fetchone()
     if row and row[0] and not settings.TEKIL_ALLOW_SUPERUSER_DB:
         raise ImproperlyConfigured(

@@ -10,8 +10,9 @@ urlpatterns = [
     path("settings/", views.tenant_settings, name="settings"),
     path("members/", views.members, name="members"),
     path("members/<int:membership_id>/", views.member_edit, name="member_edit"),
-    path("invitations/<int:invitation_id>/revoke/", views.invitation_revoke,
-         name="invitation_revoke"),
+    path(
+        "invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
+    ),
     path("branches/", views.branches, name="branches"),
     path("branches/import/", views.branch_import, name="branch_import"),
     path("branches/<int:branch_id>/", views.branch_edit, name="branch_edit"),

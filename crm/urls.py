@@ -32,8 +32,16 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/v1/t/<slug:tenant_slug>/", include(api_tenant_patterns)),
-    path("api/v1/schema/", login_required(SpectacularAPIView.as_view(permission_classes=[])),
-         name="api-schema"),
-    path("api/v1/docs/", login_required(SpectacularSwaggerView.as_view(
-        url_name="api-schema", permission_classes=[])), name="api-docs"),
+    path(
+        "api/v1/schema/",
+        login_required(SpectacularAPIView.as_view(permission_classes=[])),
+        name="api-schema",
+    ),
+    path(
+        "api/v1/docs/",
+        login_required(
+            SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[])
+        ),
+        name="api-docs",
+    ),
 ]

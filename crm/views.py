@@ -42,8 +42,11 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if not request.user.is_authenticated:
         request.session[PENDING_INVITATION_SESSION_KEY] = token
         known = User.objects.filter(email__iexact=invitation.email).exists()
-        messages.info(request, _("Log in or create your account to join %(tenant)s.")
-                      % {"tenant": invitation.tenant.name})
+        messages.info(
+            request,
+            _("Log in or create your account to join %(tenant)s.")
+            % {"tenant": invitation.tenant.name},
+        )
         return redirect("account_login" if known else "account_signup")
     assert isinstance(request.user, User)
     if request.method == "POST":
@@ -85,15 +88,20 @@ def members(request: TenantRequest, tenant_slug: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, _("Invitation sent to %(email)s.")
-                             % {"email": form.cleaned_data["email"]})
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]}
+            )
             return redirect("crm:members", tenant_slug=tenant.slug)
-    return render(request, "crm/members.html", {
-        "form": form,
-        "members": selectors.member_list(tenant=tenant),
-        "invitations": selectors.invitation_list_pending(tenant=tenant),
-        "assignable_roles": assignable_roles(actor.role),
-    })
+    return render(
+        request,
+        "crm/members.html",
+        {
+            "form": form,
+            "members": selectors.member_list(tenant=tenant),
+            "invitations": selectors.invitation_list_pending(tenant=tenant),
+            "assignable_roles": assignable_roles(actor.role),
+        },
+    )
 
 
 @tenant_view(Perm.MANAGE_MEMBERS)
@@ -103,9 +111,12 @@ def member_edit(request: TenantRequest, tenant_slug: str, membership_id: int) ->
         membership = selectors.member_get(tenant=tenant, membership_id=membership_id)
     except ObjectDoesNotExist as missing:
         raise Http404 from missing
-    kwargs = {"tenant": tenant, "actor_role": request.membership.role}
-    form = (MembershipForm(request.POST, **kwargs) if request.method == "POST"
-            else MembershipForm.for_membership(membership, **kwargs))
+    actor_role = request.membership.role
+    form = (
+        MembershipForm(request.POST, tenant=tenant, actor_role=actor_role)
+        if request.method == "POST"
+        else MembershipForm.for_membership(membership, tenant=tenant, actor_role=actor_role)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.member_update(
@@ -145,11 +156,15 @@ def branches(request: TenantRequest, tenant_slug: str) -> HttpResponse:
         branch = services.branch_save(tenant=tenant, **form.cleaned_data)
         messages.success(request, _("Branch %(branch)s added.") % {"branch": branch})
         return redirect("crm:branches", tenant_slug=tenant.slug)
-    return render(request, "crm/branches.html", {
-        "form": form,
-        "import_form": BranchImportForm(),
-        "branches": selectors.branch_list(tenant=tenant),
-    })
+    return render(
+        request,
+        "crm/branches.html",
+        {
+            "form": form,
+            "import_form": BranchImportForm(),
+            "branches": selectors.branch_list(tenant=tenant),
+        },
+    )
 
 
 @tenant_view(Perm.MANAGE_BRANCHES)
@@ -173,7 +188,7 @@ def branch_import(request: TenantRequest, tenant_slug: str) -> HttpResponse:
     form = BranchImportForm(request.POST, request.FILES)
     if not form.is_valid():
         for error in form.errors.get("file", []):
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect("crm:branches", tenant_slug=request.tenant.slug)
     upload = form.cleaned_data["file"]
     job = jobs.job_create(

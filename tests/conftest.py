@@ -55,13 +55,17 @@ class TenantWorld:
 
 
 def make_world(slug: str, name: str, *, with_totp: bool = True) -> TenantWorld:
-    tenant = TenantFactory(slug=slug, name=name)
-    branch = BranchFactory(tenant=tenant, code=f"{slug[:3].upper()}-01")
+    tenant: Tenant = TenantFactory.create(slug=slug, name=name)
+    branch: Branch = BranchFactory.create(tenant=tenant, code=f"{slug[:3].upper()}-01")
     world = TenantWorld(tenant=tenant, branch=branch)
     for role in Role:
-        user = UserFactory(email=f"{role.value}@{slug}.example.com")
-        MembershipFactory(tenant=tenant, user=user, role=role,
-                          branch=branch if role == Role.BRANCH_STAFF else None)
+        user: User = UserFactory.create(email=f"{role.value}@{slug}.example.com")
+        MembershipFactory(
+            tenant=tenant,
+            user=user,
+            role=role,
+            branch=branch if role == Role.BRANCH_STAFF else None,
+        )
         world.users[role] = user
         if with_totp and role in ROLES_REQUIRING_TWO_FACTOR:
             world.totp_secrets[role] = give_totp(user)
@@ -80,7 +84,8 @@ def world_b(db: None) -> TenantWorld:
 
 @pytest.fixture
 def outsider(db: None) -> User:
-    return UserFactory(email="outsider@example.com")
+    user: User = UserFactory.create(email="outsider@example.com")
+    return user
 
 
 @pytest.fixture
@@ -92,9 +97,12 @@ def celery_worker_thread(transactional_db: None) -> Iterator[None]:
 
     if settings.REDIS_URL:
         with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30,
-                      loglevel="WARNING"):
+            conn.default_channel.queue_purge(  # type: ignore[attr-defined]
+                settings.CELERY_TASK_DEFAULT_QUEUE
+            )
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+    ):
         yield
 
 

@@ -7,6 +7,7 @@ needs an entry here (tests/isolation fails until it has one).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
@@ -76,7 +77,7 @@ class InvitationFactory(TenantOwnedFactory):
     email = factory.Sequence(lambda n: f"davet{n}@example.com")
     role = Role.MARKETING
     token_hash = factory.Sequence(lambda n: f"{n:064x}")
-    expires_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=7))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
 
 
 class JobFactory(TenantOwnedFactory):

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from pathlib import Path
 
 from crm.settings import *  # noqa: F403
 from crm.settings import REDIS_URL
@@ -36,4 +37,4 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
-STATIC_ROOT = tempfile.mkdtemp(prefix="tekil-test-static-")
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="tekil-test-static-"))

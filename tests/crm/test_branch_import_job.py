@@ -52,7 +52,7 @@ def test_import_runs_on_a_real_worker_and_reports_bad_lines(
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.result == {"created": 2, "updated": 0, "errors": 2, "rows": 4}
     assert job.percent == 100
-    report = bytes(job.output_data).decode("utf-8-sig")
+    report = bytes(job.output_data or b"").decode("utf-8-sig")
     assert "4;XXX;" in report and "Narnia" in report
     assert report.splitlines()[2].startswith("5;;")
     with tenant_context(world_a.tenant):
@@ -60,8 +60,9 @@ def test_import_runs_on_a_real_worker_and_reports_bad_lines(
         assert (kadikoy.province, kadikoy.name) == ("34", "Kadıköy Çarşı")
         assert Branch.objects.get(code="CNK").province == "06"
 
-    progress = client.get(reverse("crm:job_progress", kwargs={
-        "tenant_slug": world_a.tenant.slug, "job_id": job_id}))
+    progress = client.get(
+        reverse("crm:job_progress", kwargs={"tenant_slug": world_a.tenant.slug, "job_id": job_id})
+    )
     assert progress.status_code == 200
     assert b'data-status="succeeded"' in progress.content
     assert b"hx-trigger" not in progress.content  # finished: the bar stops polling
@@ -77,8 +78,13 @@ def test_reimporting_the_same_file_creates_nothing_new(
     ids = []
     for _ in range(2):
         with tenant_context(world_a.tenant):
-            job = jobs.job_create(tenant=world_a.tenant, kind="branches.import", title="t",
-                                  actor=world_a.owner, input_data=CSV_TR.encode())
+            job = jobs.job_create(
+                tenant=world_a.tenant,
+                kind="branches.import",
+                title="t",
+                actor=world_a.owner,
+                input_data=CSV_TR.encode(),
+            )
         branches_import_task.delay(world_a.tenant.pk, job.pk, language="en")
         ids.append(job.pk)
         _wait_for(job.pk, world_a)
@@ -97,8 +103,13 @@ def test_a_file_without_the_required_columns_fails_with_a_clear_message(
     from crm.tasks import branches_import_task
 
     with tenant_context(world_a.tenant):
-        job = jobs.job_create(tenant=world_a.tenant, kind="branches.import", title="t",
-                              actor=world_a.owner, input_data=b"foo,bar\n1,2\n")
+        job = jobs.job_create(
+            tenant=world_a.tenant,
+            kind="branches.import",
+            title="t",
+            actor=world_a.owner,
+            input_data=b"foo,bar\n1,2\n",
+        )
     branches_import_task.delay(world_a.tenant.pk, job.pk, language="en")
     job = _wait_for(job.pk, world_a)
     assert job.status == Job.Status.FAILED

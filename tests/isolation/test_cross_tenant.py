@@ -49,7 +49,7 @@ def _objects_of(world: TenantWorld, route: TenantRoute) -> dict[str, int]:
         extra: dict[str, Any] = {}
         if model.__name__ == "Membership":
             extra["user__email"] = f"victim-{route.name.replace(':', '-')}@example.com"
-        ids[kwarg] = factory(tenant=world.tenant, **extra).pk
+        ids[kwarg] = factory.create(tenant=world.tenant, **extra).pk
     return ids
 
 
@@ -125,6 +125,5 @@ def test_roles_without_the_permission_get_403(
             assert response.status_code != 403, f"{role} refused {method.upper()} {url}"
         else:
             assert response.status_code == 403, (
-                f"{role} without {permission} got {response.status_code} for "
-                f"{method.upper()} {url}"
+                f"{role} without {permission} got {response.status_code} for {method.upper()} {url}"
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -12,7 +14,7 @@ from tests.conftest import TenantWorld
 pytestmark = pytest.mark.postgres
 
 
-def _fetch(sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+def _fetch(sql: str, params: list[Any] | None = None) -> list[tuple[object, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         return list(cursor.fetchall())
@@ -34,9 +36,7 @@ def test_every_tenant_table_has_forced_rls_and_the_policy() -> None:
             "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = %s", [table]
         )
         assert (enabled, forced) == (True, True), f"{table}: RLS not enabled and forced"
-        policies = _fetch(
-            "SELECT policyname FROM pg_policies WHERE tablename = %s", [table]
-        )
+        policies = _fetch("SELECT policyname FROM pg_policies WHERE tablename = %s", [table])
         assert (POLICY_NAME,) in policies, f"{table} has no {POLICY_NAME} policy"
 
 
@@ -76,12 +76,11 @@ def test_raw_insert_into_another_tenant_is_rejected(
         )
 
 
-def test_raw_update_cannot_reach_another_tenant(
-    world_a: TenantWorld, world_b: TenantWorld
-) -> None:
+def test_raw_update_cannot_reach_another_tenant(world_a: TenantWorld, world_b: TenantWorld) -> None:
     with tenant_context(world_a.tenant), connection.cursor() as cursor:
-        cursor.execute("UPDATE crm_branch SET name = 'ele geçirildi' WHERE id = %s",
-                       [world_b.branch.pk])
+        cursor.execute(
+            "UPDATE crm_branch SET name = 'ele geçirildi' WHERE id = %s", [world_b.branch.pk]
+        )
         assert cursor.rowcount == 0
 
 

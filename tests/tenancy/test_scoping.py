@@ -81,5 +81,5 @@ def test_subclasses_cannot_change_the_scoping() -> None:
     with pytest.raises(TypeError, match="may not override"):
 
         class LeakyManager(TenantScopedManager):
-            def get_queryset(self):  # type: ignore[no-untyped-def]
+            def get_queryset(self):  # type: ignore[no-untyped-def,unused-ignore]
                 return super(TenantScopedManager, self).get_queryset()

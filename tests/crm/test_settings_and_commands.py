@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from crm.demo import DEMO_BRANCHES, DEMO_USERS
+from crm.models import Branch, Membership, Tenant, User
+from crm.tenancy import tenant_context
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_check_deploy_passes_with_production_variables() -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "crm.example.com",
+        "TEKIL_HTTPS": "1",
+    }
+    env.pop("TEKIL_ALLOW_SUPERUSER_DB", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the Playwright tests only
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_malformed_setting_fails_loudly() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crm.settings", "CONN_MAX_AGE": "lots"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "lots" in result.stderr
+
+
+def test_locale_defaults() -> None:
+    assert settings.LANGUAGE_CODE == "tr"
+    assert settings.TIME_ZONE == "Europe/Istanbul"
+    assert {code for code, _name in settings.LANGUAGES} == {"tr", "en"}
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_complete() -> None:
+    out = StringIO()
+    call_command("seed_demo", "--seed", "7", stdout=out)
+    call_command("seed_demo", "--seed", "7", stdout=StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    assert tenant.name == "Demo Mağazacılık"
+    with tenant_context(tenant):
+        assert Branch.objects.count() == 12 == len(DEMO_BRANCHES)
+        assert Branch.objects.values("province").distinct().count() >= 8
+        roles = set(Membership.objects.values_list("role", flat=True))
+    assert roles == {role for _e, _n, role, _b in DEMO_USERS}
+    assert User.objects.filter(email__endswith="@demo.tekil.local").count() == len(DEMO_USERS)
+    printed = out.getvalue()
+    for email, *_rest in DEMO_USERS:
+        assert email in printed
+    assert User.objects.get(email="owner@demo.tekil.local").check_password("Tekil-Demo-2026")
