@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm import selectors
@@ -129,3 +132,24 @@ def _mfa_setup_url() -> str:
     from django.urls import reverse
 
     return reverse("mfa_activate_totp")
+
+
+class TurkishFirstLocaleMiddleware(LocaleMiddleware):
+    """Pages are Turkish unless the user chose English with the language switch.
+
+    Django would follow the browser's Accept-Language, but many Turkish staff
+    browse with an English browser and expect a Turkish product. The API still
+    honours Accept-Language, since integrators set it on purpose.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if is_api_request(request):
+            super().process_request(request)
+            return
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        try:
+            language = translation.get_supported_language_variant(chosen or "")
+        except LookupError:
+            language = settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from crm.permissions import Role
@@ -40,11 +41,8 @@ def test_repeated_wrong_passwords_are_throttled() -> None:
         assert wrong.status_code == 200
     assert "_auth_user_id" not in client.session
     # Even the right password is refused while the account is throttled.
-    right = client.post(
-        "/accounts/login/",
-        {"login": email, "password": "test-parola-123"},
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    right = client.post("/accounts/login/", {"login": email, "password": "test-parola-123"})
     assert right.status_code == 200
     assert "_auth_user_id" not in client.session
     assert "Too many failed login attempts" in right.content.decode()
