@@ -57,7 +57,7 @@ def job_create(
         created_by=actor,
         input_name=input_name,
         input_data=input_data,
-        message=_("Waiting for a worker…"),
+        message=_("Waiting to start…"),
     )
 
 
@@ -156,5 +156,8 @@ def jobs_mark_stale(*, tenant: Tenant) -> int:
         status=Job.Status.FAILED,
         finished_at=timezone.now(),
         message=_("Failed"),
-        error=_("The worker stopped responding. Start the job again."),
+        error=_(
+            "The job stopped responding (the background service may have restarted)."
+            " Start it again."
+        ),
     )

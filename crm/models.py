@@ -63,7 +63,10 @@ class User(AbstractUser):
 
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
-    _("Use lower-case letters, digits and hyphens (2–50 characters)."),
+    _(
+        "Use 2–50 characters: a–z without Turkish letters, digits and hyphens;"
+        " no hyphen at either end."
+    ),
 )
 
 
@@ -71,7 +74,11 @@ class Tenant(models.Model):
     """One SME. Not tenant-owned itself: it is the root every tenant row hangs from."""
 
     slug = models.CharField(
-        _("address name"), max_length=50, unique=True, validators=[slug_validator]
+        _("web address name"),
+        max_length=50,
+        unique=True,
+        validators=[slug_validator],
+        help_text=_("Appears in your addresses: /t/<name>/"),
     )
     name = models.CharField(_("name"), max_length=150)
     legal_name = models.CharField(_("legal name"), max_length=250, blank=True)
@@ -86,7 +93,7 @@ class Tenant(models.Model):
         _("İYS brand code"),
         max_length=20,
         blank=True,
-        help_text=_("The brandCode of the brand you message as."),
+        help_text=_("The İYS brandCode of the brand your messages are sent under."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 class Role(models.TextChoices):
     OWNER = "owner", _("Owner")
-    ADMIN = "admin", _("Tenant admin")
+    ADMIN = "admin", _("Company admin")
     MARKETING = "marketing", _("Marketing")
     BRANCH_STAFF = "branch_staff", _("Branch staff")
     CALL_CENTRE = "call_centre", _("Call centre")

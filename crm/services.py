@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from crm.jobs import JobFailure, JobProgress
 from crm.models import Branch, Invitation, Job, Membership, Tenant, User
@@ -69,7 +70,7 @@ def branch_save(*, tenant: Tenant, branch: Branch | None = None, **fields: Any) 
 
 def _role_guard(*, actor_membership: Membership, role: str) -> None:
     if role not in assignable_roles(actor_membership.role):
-        raise ValidationError(_("You cannot give the role %(role)s.") % {"role": role})
+        raise ValidationError(_("You cannot give the role %(role)s.") % {"role": Role(role).label})
 
 
 @transaction.atomic
@@ -85,7 +86,7 @@ def member_update(
     _same_tenant(tenant, membership, branch)
     _role_guard(actor_membership=actor_membership, role=role)
     if membership.role == Role.OWNER and actor_membership.role != Role.OWNER:
-        raise ValidationError(_("Only an owner can change another owner."))
+        raise ValidationError(_("Only an owner can change another owner's role or access."))
     losing_owner = membership.role == Role.OWNER and (role != Role.OWNER or not is_active)
     if losing_owner:
         other_owners = Membership.objects.filter(
@@ -258,7 +259,12 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
     total = len(rows)
     created = updated = 0
     errors: list[tuple[int, str, str]] = []
-    progress.update(0, total, _("Reading %(count)s rows") % {"count": total}, force=True)
+    progress.update(
+        0,
+        total,
+        ngettext("Reading %(count)s row", "Reading %(count)s rows", total) % {"count": total},
+        force=True,
+    )
     for index, row in enumerate(rows):
         line = index + 2  # header is line 1
         code = (row.get("code") or "").strip()
@@ -304,7 +310,12 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
     progress.update(
         total,
         total,
-        _("%(created)s created, %(updated)s updated, %(errors)s rows with errors")
-        % {"created": created, "updated": updated, "errors": len(errors)},
+        _("%(created)s created, %(updated)s updated, %(errors)s with errors")
+        % {
+            "created": created,
+            "updated": updated,
+            "errors": ngettext("%(count)s row", "%(count)s rows", len(errors))
+            % {"count": len(errors)},
+        },
         force=True,
     )

@@ -36,10 +36,11 @@ class Migration(migrations.Migration):
                         validators=[
                             django.core.validators.RegexValidator(
                                 "^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
-                                "Use lower-case letters, digits and hyphens (2–50 characters).",
+                                "Use 2–50 characters: a–z without Turkish letters, digits and hyphens; no hyphen at either end.",
                             )
                         ],
-                        verbose_name="address name",
+                        verbose_name="web address name",
+                        help_text="Appears in your addresses: /t/<name>/",
                     ),
                 ),
                 ("name", models.CharField(max_length=150, verbose_name="name")),
@@ -73,7 +74,7 @@ class Migration(migrations.Migration):
                     "iys_brand_code",
                     models.CharField(
                         blank=True,
-                        help_text="The brandCode of the brand you message as.",
+                        help_text="The İYS brandCode of the brand your messages are sent under.",
                         max_length=20,
                         verbose_name="İYS brand code",
                     ),
@@ -322,7 +323,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         choices=[
                             ("owner", "Owner"),
-                            ("admin", "Tenant admin"),
+                            ("admin", "Company admin"),
                             ("marketing", "Marketing"),
                             ("branch_staff", "Branch staff"),
                             ("call_centre", "Call centre"),
@@ -458,7 +459,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         choices=[
                             ("owner", "Owner"),
-                            ("admin", "Tenant admin"),
+                            ("admin", "Company admin"),
                             ("marketing", "Marketing"),
                             ("branch_staff", "Branch staff"),
                             ("call_centre", "Call centre"),
