@@ -11,8 +11,12 @@ from dashboards import selectors
 
 @tenant_view(Perm.VIEW_HOME)
 def home(request: TenantRequest, tenant_slug: str) -> HttpResponse:
-    return render(request, "dashboards/home.html", {
-        "overview": selectors.tenant_overview(tenant=request.tenant),
-        "branches": crm_selectors.branch_list(tenant=request.tenant, include_inactive=False),
-        "recent_jobs": crm_selectors.job_list(tenant=request.tenant, limit=5),
-    })
+    return render(
+        request,
+        "dashboards/home.html",
+        {
+            "overview": selectors.tenant_overview(tenant=request.tenant),
+            "branches": crm_selectors.branch_list(tenant=request.tenant, include_inactive=False),
+            "recent_jobs": crm_selectors.job_list(tenant=request.tenant, limit=5),
+        },
+    )
