@@ -19,6 +19,7 @@ class TenantRequest(HttpRequest):
     user: User
     tenant: Tenant
     membership: Membership
+    htmx: Any  # django_htmx.middleware.HtmxDetails
 
 
 def tenant_view(permission: Perm | None = None, /, **by_method: Perm) -> Callable[[F], F]:

@@ -242,3 +242,34 @@ class Job(TenantOwnedModel):
         if not self.progress_total:
             return 0
         return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class PersonalDataAccess(TenantOwnedModel):
+    """KVKK access log: who opened or exported whose personal data, when and from where.
+
+    Refers to the data subject by id, not by foreign key, so the log outlives the
+    record it describes (erasure anonymises the customer; the log must remain).
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("Viewed")
+        EXPORT = "export", _("Exported")
+        UPDATE = "update", _("Changed")
+
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    subject_type = models.CharField(max_length=30)
+    subject_id = models.BigIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "subject_type", "subject_id", "at"], name="access_subject_idx"
+            ),
+            models.Index(fields=["tenant", "user", "at"], name="access_user_idx"),
+        ]

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm.jobs import JobFailure, JobProgress
-from crm.models import Branch, Invitation, Job, Membership, Tenant, User
+from crm.models import Branch, Invitation, Job, Membership, PersonalDataAccess, Tenant, User
 from crm.permissions import Role, assignable_roles
 from crm.tenancy import dangerously_all_tenants, tenant_context
 from crm.text import matching_key, province_code
@@ -318,4 +318,28 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
             % {"count": len(errors)},
         },
         force=True,
+    )
+
+
+def personal_data_access_record(
+    *,
+    tenant: Tenant,
+    user: User,
+    subject_type: str,
+    subject_id: int,
+    action: str,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    path: str = "",
+) -> None:
+    """Append to the KVKK access log (who saw or exported whose data, when, from where)."""
+    PersonalDataAccess.objects.create(
+        tenant=tenant,
+        user=user,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        action=action,
+        ip_address=ip_address or None,
+        user_agent=user_agent[:300],
+        path=path[:300],
     )

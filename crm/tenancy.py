@@ -152,7 +152,73 @@ def _refuse_rls_bypassing_role(conn: Any) -> None:
 
 
 class TenantQuerySet(models.QuerySet[Any]):
-    pass
+    """A queryset that is never evaluated outside a tenant scope.
+
+    Built inside a scope, it is filtered by that tenant at once. Built outside any
+    scope (a ModelForm's foreign-key field, a module-level queryset), it is filtered
+    by the tenant in scope when it is evaluated, and raises NoTenantSelected if
+    there is still none. Every path to SQL passes through _apply_pending_scope.
+    """
+
+    _scope_pending = False
+
+    def _clone(self) -> Any:
+        clone = super()._clone()  # type: ignore[misc]
+        clone._scope_pending = self._scope_pending
+        return clone
+
+    def _apply_pending_scope(self) -> None:
+        if not self._scope_pending:
+            return
+        scope = current_scope()
+        if not scope.all_tenants:
+            self.query.add_q(models.Q(tenant_id=scope.tenant_id))
+        self._scope_pending = False
+
+    def _fetch_all(self) -> None:
+        self._apply_pending_scope()
+        super()._fetch_all()
+
+    def _iterator(self, *args: Any, **kwargs: Any) -> Any:
+        self._apply_pending_scope()
+        return super()._iterator(*args, **kwargs)  # type: ignore[misc]
+
+    def count(self) -> int:
+        self._apply_pending_scope()
+        return super().count()
+
+    def exists(self) -> bool:
+        self._apply_pending_scope()
+        return super().exists()
+
+    def aggregate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self._apply_pending_scope()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs: Any) -> int:
+        self._apply_pending_scope()
+        return super().update(**kwargs)
+
+    def _update(self, values: Any) -> Any:
+        self._apply_pending_scope()
+        return super()._update(values)  # type: ignore[misc]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        self._apply_pending_scope()
+        return super().delete()
+
+    def _raw_delete(self, using: Any) -> int:
+        self._apply_pending_scope()
+        return super()._raw_delete(using)
+
+    def explain(self, *args: Any, **kwargs: Any) -> str:
+        self._apply_pending_scope()
+        return super().explain(*args, **kwargs)
+
+    def resolve_expression(self, *args: Any, **kwargs: Any) -> Any:
+        # Used as a subquery (pk__in=queryset): scope it like any evaluation.
+        self._apply_pending_scope()
+        return super().resolve_expression(*args, **kwargs)
 
 
 class TenantScopedManager(models.Manager[Any]):
@@ -174,11 +240,13 @@ class TenantScopedManager(models.Manager[Any]):
                 raise TypeError(f"{cls.__name__} may not override {name}(): scoping is fixed")
 
     def get_queryset(self) -> models.QuerySet[Any]:
-        scope = current_scope()
         queryset = TenantQuerySet(self.model, using=self._db)
-        if scope.all_tenants:
-            return queryset
-        return queryset.filter(tenant_id=scope.tenant_id)
+        scope = _scope.get()
+        if scope is None:
+            queryset._scope_pending = True
+        elif not scope.all_tenants:
+            queryset = queryset.filter(tenant_id=scope.tenant_id)
+        return queryset
 
 
 class TenantOwnedModel(models.Model):

@@ -18,6 +18,7 @@ handler500 = "crm.errors.server_error"
 tenant_patterns = [
     path("", include("dashboards.urls")),
     path("", include("crm.tenant_urls")),
+    path("", include("customers.urls")),
 ]
 
 api_tenant_patterns = [

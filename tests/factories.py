@@ -8,14 +8,33 @@ needs an entry here (tests/isolation fails until it has one).
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import factory
 from django.utils import timezone
 
-from crm.models import Branch, Invitation, Job, Membership, Tenant, User
+from crm.models import Branch, Invitation, Job, Membership, PersonalDataAccess, Tenant, User
 from crm.permissions import Role
 from crm.tenancy import tenant_context
+from crm.text import matching_key
+from customers.models import (
+    Address,
+    Complaint,
+    ContactPerson,
+    Customer,
+    CustomerNumberCounter,
+    Email,
+    Interaction,
+    InteractionParticipant,
+    Phone,
+    Product,
+    ProductCategory,
+    Purchase,
+    PurchaseLine,
+    RiskFlag,
+    Touchpoint,
+)
 
 factory.Faker._DEFAULT_LOCALE = "tr_TR"
 
@@ -91,9 +110,170 @@ class JobFactory(TenantOwnedFactory):
     output_data = b"a;b\n"
 
 
+class PersonalDataAccessFactory(TenantOwnedFactory):
+    class Meta:
+        model = PersonalDataAccess
+
+    subject_type = "customer"
+    subject_id = 1
+    action = PersonalDataAccess.Action.VIEW
+
+
+class CustomerFactory(TenantOwnedFactory):
+    class Meta:
+        model = Customer
+
+    kind = Customer.Kind.PERSON
+    customer_number = factory.Sequence(lambda n: f"{n + 100000}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    name_key = factory.LazyAttribute(lambda o: matching_key(f"{o.first_name} {o.last_name}"))
+
+
+class CompanyFactory(CustomerFactory):
+    kind = Customer.Kind.COMPANY
+    first_name = ""  # type: ignore[assignment]
+    last_name = ""  # type: ignore[assignment]
+    trade_name = factory.Faker("company")
+    name_key = factory.LazyAttribute(lambda o: matching_key(o.trade_name))
+
+
+def _same_tenant(attribute: str = "..tenant") -> Any:
+    return factory.SelfAttribute(attribute)
+
+
+class CustomerNumberCounterFactory(TenantOwnedFactory):
+    class Meta:
+        model = CustomerNumberCounter
+        django_get_or_create = ("tenant",)
+
+
+class ContactPersonFactory(TenantOwnedFactory):
+    class Meta:
+        model = ContactPerson
+
+    company = factory.SubFactory(CompanyFactory, tenant=_same_tenant())
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    role = ContactPerson.Role.PURCHASING
+
+
+class PhoneFactory(TenantOwnedFactory):
+    class Meta:
+        model = Phone
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    e164 = factory.Sequence(lambda n: f"+90532{n:07d}")
+    is_mobile = True
+
+
+class EmailFactory(TenantOwnedFactory):
+    class Meta:
+        model = Email
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    address = factory.Sequence(lambda n: f"musteri{n}@example.com")
+    match_key = factory.SelfAttribute("address")
+
+
+class AddressFactory(TenantOwnedFactory):
+    class Meta:
+        model = Address
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    line = "Moda Cad. 1"
+    province = "34"
+    district = "Kadıköy"
+
+
+class ProductCategoryFactory(TenantOwnedFactory):
+    class Meta:
+        model = ProductCategory
+
+    name = factory.Sequence(lambda n: f"Kategori {n}")
+
+
+class ProductFactory(TenantOwnedFactory):
+    class Meta:
+        model = Product
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Faker("word")
+    category = factory.SubFactory(ProductCategoryFactory, tenant=_same_tenant())
+    list_price = Decimal("100.00")
+
+
+class PurchaseFactory(TenantOwnedFactory):
+    class Meta:
+        model = Purchase
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    purchased_at = factory.LazyFunction(timezone.now)
+    total_amount = Decimal("250.00")
+
+
+class PurchaseLineFactory(TenantOwnedFactory):
+    class Meta:
+        model = PurchaseLine
+
+    purchase = factory.SubFactory(PurchaseFactory, tenant=_same_tenant())
+    product = factory.SubFactory(ProductFactory, tenant=_same_tenant())
+    unit_price = Decimal("250.00")
+    line_total = Decimal("250.00")
+
+
+class InteractionFactory(TenantOwnedFactory):
+    class Meta:
+        model = Interaction
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    touchpoint = Touchpoint.CALL_IN
+    subject = "Bilgi talebi"
+
+
+class InteractionParticipantFactory(TenantOwnedFactory):
+    class Meta:
+        model = InteractionParticipant
+
+    interaction = factory.SubFactory(InteractionFactory, tenant=_same_tenant())
+    contact_person = factory.SubFactory(ContactPersonFactory, tenant=_same_tenant())
+
+
+class ComplaintFactory(TenantOwnedFactory):
+    class Meta:
+        model = Complaint
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    subject = "Geciken teslimat"
+    due_on = factory.LazyFunction(lambda: (timezone.now() + timedelta(days=3)).date())
+
+
+class RiskFlagFactory(TenantOwnedFactory):
+    class Meta:
+        model = RiskFlag
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    kind = RiskFlag.Kind.OVERDUE_PAYMENT
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
     Invitation: InvitationFactory,
     Job: JobFactory,
+    PersonalDataAccess: PersonalDataAccessFactory,
+    Customer: CustomerFactory,
+    CustomerNumberCounter: CustomerNumberCounterFactory,
+    ContactPerson: ContactPersonFactory,
+    Phone: PhoneFactory,
+    Email: EmailFactory,
+    Address: AddressFactory,
+    ProductCategory: ProductCategoryFactory,
+    Product: ProductFactory,
+    Purchase: PurchaseFactory,
+    PurchaseLine: PurchaseLineFactory,
+    Interaction: InteractionFactory,
+    InteractionParticipant: InteractionParticipantFactory,
+    Complaint: ComplaintFactory,
+    RiskFlag: RiskFlagFactory,
 }

@@ -83,3 +83,48 @@ def test_subclasses_cannot_change_the_scoping() -> None:
         class LeakyManager(TenantScopedManager):
             def get_queryset(self):  # type: ignore[no-untyped-def,unused-ignore]
                 return super(TenantScopedManager, self).get_queryset()
+
+
+def test_querysets_built_outside_a_scope_are_scoped_when_evaluated(
+    world_a: TenantWorld, world_b: TenantWorld
+) -> None:
+    with no_tenant():
+        branches = Branch.objects.filter(is_active=True)  # e.g. a form field's queryset
+        count = Branch.objects.all()
+        as_subquery = Branch.objects.values("pk")
+        with pytest.raises(NoTenantSelected):
+            list(branches)
+        with pytest.raises(NoTenantSelected):
+            count.count()
+        with pytest.raises(NoTenantSelected):
+            Branch.objects.all().update(name="x")
+        with pytest.raises(NoTenantSelected):
+            list(Membership.objects.filter(branch__in=as_subquery))
+    with tenant_context(world_a.tenant):
+        assert [b.pk for b in branches.all()] == [world_a.branch.pk]
+        assert count.count() == 1
+        assert Branch.objects.filter(pk__in=as_subquery.all()).count() == 1
+        assert Branch.objects.all().update(name="Yeni ad") == 1
+    with tenant_context(world_b.tenant):
+        Branch.objects.get(pk=world_b.branch.pk)
+        assert Branch.objects.get(pk=world_b.branch.pk).name != "Yeni ad"
+
+
+def test_model_forms_with_tenant_foreign_keys_build_without_a_scope(
+    world_a: TenantWorld, world_b: TenantWorld
+) -> None:
+    from django import forms
+
+    with no_tenant():
+
+        class MembershipForm(forms.ModelForm[Membership]):
+            class Meta:
+                model = Membership
+                fields = ["branch"]
+
+    with tenant_context(world_a.tenant):
+        field = MembershipForm().fields["branch"]
+        assert isinstance(field, forms.ModelChoiceField)
+        offered = {branch.pk for branch in field.queryset.all()}  # type: ignore[union-attr]
+        assert world_a.branch.pk in offered
+        assert world_b.branch.pk not in offered

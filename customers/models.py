@@ -1,0 +1,461 @@
+"""Customers: one record per real person or company, their contact points, what they
+bought and every contact with them.
+
+Contact points keep the normalised value (E.164 phone, lower-cased e-mail) that
+identity resolution indexes, plus source/verified/primary for survivorship when
+records are merged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from localflavor.tr.tr_provinces import PROVINCE_CHOICES
+
+from crm.models import Branch
+from crm.tenancy import TenantOwnedModel
+
+
+class Touchpoint(models.TextChoices):
+    BRANCH_VISIT = "branch_visit", _("Branch visit")
+    CALL_IN = "call_in", _("Incoming call")
+    CALL_OUT = "call_out", _("Outgoing call")
+    FRONT_DESK = "front_desk", _("Front desk")
+    ECOMMERCE = "ecommerce", _("E-commerce")
+    DEALER = "dealer", _("Dealer")
+    MEETING = "meeting", _("Face-to-face meeting")
+    TRADE_FAIR = "trade_fair", _("Trade fair")
+    SERVICE_VISIT = "service_visit", _("Service visit")
+    EMAIL = "email", _("E-mail")
+    COMPLAINT = "complaint", _("Complaint")
+    IMPORT = "import", _("Data import")
+    API = "api", _("API")
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    CALL = "call", _("Phone call")
+    EMAIL = "email", _("E-mail")
+
+
+class Customer(TenantOwnedModel):
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Person")
+        COMPANY = "company", _("Company")
+
+    class Gender(models.TextChoices):
+        FEMALE = "f", _("Female")
+        MALE = "m", _("Male")
+        OTHER = "o", _("Other")
+
+    class Size(models.TextChoices):
+        MICRO = "micro", _("Micro (1–9)")
+        SMALL = "small", _("Small (10–49)")
+        MEDIUM = "medium", _("Medium (50–249)")
+        LARGE = "large", _("Large (250+)")
+
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices, default=Kind.PERSON)
+    customer_number = models.CharField(_("customer number"), max_length=20)
+    # Person
+    first_name = models.CharField(_("first name(s)"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    tckn = models.CharField(_("T.C. identity number"), max_length=11, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    # Company
+    trade_name = models.CharField(_("trade name"), max_length=250, blank=True)
+    tax_id = models.CharField(_("tax number (VKN or TCKN)"), max_length=11, blank=True)
+    tax_office = models.CharField(_("tax office"), max_length=100, blank=True)
+    sector = models.CharField(_("sector"), max_length=100, blank=True)
+    size = models.CharField(_("size"), max_length=10, choices=Size.choices, blank=True)
+    # Both
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=5, choices=settings.LANGUAGES, default="tr"
+    )
+    home_branch = models.ForeignKey(
+        Branch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("home branch"),
+    )
+    source = models.CharField(_("source"), max_length=20, choices=Touchpoint.choices, blank=True)
+    # Matching key of the display name (Turkish-folded), for search and blocking.
+    name_key = models.CharField(max_length=250, editable=False, db_index=False)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["name_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer_number"], name="customer_number_unique_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "tckn"],
+                condition=~Q(tckn="") & Q(merged_into__isnull=True),
+                name="customer_tckn_unique_per_tenant",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "name_key"], name="customer_name_key_idx"),
+            models.Index(fields=["tenant", "tax_id"], name="customer_tax_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == self.Kind.COMPANY:
+            return self.trade_name
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class CustomerNumberCounter(TenantOwnedModel):
+    """The next customer number of a tenant, handed out under a row lock."""
+
+    next_value = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="one_counter_per_tenant")]
+
+
+class ContactPerson(TenantOwnedModel):
+    """A person at a company customer, in the role we deal with them in."""
+
+    class Role(models.TextChoices):
+        PURCHASING = "purchasing", _("Purchasing")
+        PAYMENTS = "payments", _("Payments")
+        FINANCE = "finance", _("Finance")
+        QUALITY = "quality", _("Quality")
+        PRODUCTION = "production", _("Production")
+        DEALER_SALES = "dealer_sales", _("Dealer sales")
+        OTHER = "other", _("Other")
+
+    company = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    first_name = models.CharField(_("first name(s)"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    title = models.CharField(_("title"), max_length=100, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contact person")
+        verbose_name_plural = _("contact people")
+        ordering = ["role", "last_name"]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ContactPoint(TenantOwnedModel):
+    source = models.CharField(_("source"), max_length=20, choices=Touchpoint.choices, blank=True)
+    is_verified = models.BooleanField(_("verified"), default=False)
+    is_primary = models.BooleanField(_("primary"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class Phone(ContactPoint):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    contact_person = models.ForeignKey(
+        ContactPerson, on_delete=models.CASCADE, null=True, blank=True, related_name="phones"
+    )
+    e164 = models.CharField(_("phone"), max_length=20)
+    is_mobile = models.BooleanField(_("mobile"), default=False)
+
+    class Meta:
+        ordering = ["-is_primary", "created_at"]
+        indexes = [models.Index(fields=["tenant", "e164"], name="phone_e164_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "contact_person", "e164"],
+                name="phone_once_per_owner",
+                nulls_distinct=False,
+            )
+        ]
+
+
+class Email(ContactPoint):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="emails")
+    contact_person = models.ForeignKey(
+        ContactPerson, on_delete=models.CASCADE, null=True, blank=True, related_name="emails"
+    )
+    address = models.CharField(_("e-mail"), max_length=254)
+    match_key = models.CharField(max_length=254, editable=False)
+
+    class Meta:
+        ordering = ["-is_primary", "created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "match_key"], name="email_key_idx"),
+            models.Index(fields=["tenant", "address"], name="email_address_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "contact_person", "address"],
+                name="email_once_per_owner",
+                nulls_distinct=False,
+            )
+        ]
+
+
+class Address(ContactPoint):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    line = models.CharField(_("address"), max_length=300)
+    province = models.CharField(_("province (il)"), max_length=2, choices=PROVINCE_CHOICES)
+    district = models.CharField(_("district (ilçe)"), max_length=80, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=5, blank=True)
+
+    class Meta:
+        ordering = ["-is_primary", "created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "province", "district"], name="address_district_idx")
+        ]
+
+
+class ProductCategory(TenantOwnedModel):
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("product category")
+        verbose_name_plural = _("product categories")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="category_name_unique_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(TenantOwnedModel):
+    sku = models.CharField(_("SKU"), max_length=50)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.ForeignKey(
+        ProductCategory, on_delete=models.SET_NULL, null=True, blank=True, related_name="products"
+    )
+    list_price = models.DecimalField(
+        _("list price"), max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku"], name="product_sku_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.name}"
+
+
+class Purchase(TenantOwnedModel):
+    """A receipt. Returns are purchases with negative amounts pointing at the original."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="purchases")
+    branch = models.ForeignKey(
+        Branch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    touchpoint = models.CharField(
+        _("touchpoint"), max_length=20, choices=Touchpoint.choices, default=Touchpoint.BRANCH_VISIT
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    purchased_at = models.DateTimeField(_("time"))
+    total_amount = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    discount_amount = models.DecimalField(
+        _("discount"), max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    is_return = models.BooleanField(_("return"), default=False)
+    returned_purchase = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="returns"
+    )
+    # The POS / shop's own receipt id: importing the same receipt twice is a no-op.
+    external_ref = models.CharField(_("receipt number"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-purchased_at"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "customer", "purchased_at"], name="purchase_customer_idx"
+            ),
+            models.Index(fields=["tenant", "branch", "purchased_at"], name="purchase_branch_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="purchase_external_ref_unique_per_tenant",
+            )
+        ]
+
+
+class PurchaseLine(TenantOwnedModel):
+    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(
+        _("quantity"), max_digits=10, decimal_places=3, default=Decimal("1")
+    )
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    discount_amount = models.DecimalField(
+        _("discount"), max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
+
+
+class Interaction(TenantOwnedModel):
+    """Any contact with the customer, at any touchpoint."""
+
+    class Outcome(models.TextChoices):
+        INFORMED = "informed", _("Informed")
+        SOLD = "sold", _("Sale")
+        FOLLOW_UP = "follow_up", _("Follow-up needed")
+        NO_ANSWER = "no_answer", _("No answer")
+        RESOLVED = "resolved", _("Resolved")
+        OTHER = "other", _("Other")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    touchpoint = models.CharField(_("touchpoint"), max_length=20, choices=Touchpoint.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff"),
+    )
+    branch = models.ForeignKey(
+        Branch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("branch"),
+    )
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now)
+    follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
+    # Meetings: who took part on their side, and what happens next.
+    participants = models.ManyToManyField(
+        ContactPerson,
+        through="InteractionParticipant",
+        blank=True,
+        related_name="+",
+        verbose_name=_("participants"),
+    )
+    next_step = models.CharField(_("next step"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(
+                fields=["tenant", "customer", "occurred_at"], name="interaction_customer_idx"
+            )
+        ]
+
+
+class InteractionParticipant(TenantOwnedModel):
+    """Explicit join table so that it, too, carries tenant_id and row-level security."""
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
+    contact_person = models.ForeignKey(ContactPerson, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interaction", "contact_person"], name="participant_once"
+            )
+        ]
+
+
+class Complaint(TenantOwnedModel):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="complaints")
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    branch = models.ForeignKey(
+        Branch,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("branch"),
+    )
+    opened_at = models.DateTimeField(_("opened"), default=timezone.now)
+    due_on = models.DateField(_("due date"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolution = models.TextField(_("resolution"), blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["tenant", "customer", "status"], name="complaint_customer_idx")
+        ]
+
+
+class RiskFlag(TenantOwnedModel):
+    class Kind(models.TextChoices):
+        OVERDUE_PAYMENT = "overdue_payment", _("Overdue payment")
+        LEGAL_FOLLOW_UP = "legal_follow_up", _("Legal follow-up")
+        BOUNCED_CHEQUE = "bounced_cheque", _("Bounced cheque")
+        FRAUD_SUSPICION = "fraud_suspicion", _("Fraud suspicion")
+        CUSTOM = "custom", _("Other")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="risk_flags")
+    kind = models.CharField(_("risk"), max_length=20, choices=Kind.choices)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-set_at"]

@@ -1,0 +1,342 @@
+"""Writes for customers: create with normalisation, contact points, history, flags.
+
+Every function takes the tenant explicitly, refuses objects of another tenant and
+normalises through customers.normalize, so a value is stored the same way whether
+it came from the counter, the API or an import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.models import Branch, Tenant, User
+from crm.text import matching_key
+from customers import normalize
+from customers.models import (
+    Complaint,
+    Customer,
+    CustomerNumberCounter,
+    Email,
+    Interaction,
+    Phone,
+    RiskFlag,
+    Touchpoint,
+)
+
+COMPLAINT_DEFAULT_DAYS = 3
+COMPLAINT_TRANSITIONS = {
+    Complaint.Status.OPEN: {
+        Complaint.Status.IN_PROGRESS,
+        Complaint.Status.RESOLVED,
+        Complaint.Status.CLOSED,
+    },
+    Complaint.Status.IN_PROGRESS: {Complaint.Status.RESOLVED, Complaint.Status.CLOSED},
+    Complaint.Status.RESOLVED: {Complaint.Status.CLOSED, Complaint.Status.IN_PROGRESS},
+    Complaint.Status.CLOSED: {Complaint.Status.IN_PROGRESS},
+}
+
+
+def _same_tenant(tenant: Tenant, *objects: Any) -> None:
+    for obj in objects:
+        if obj is not None and getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
+            raise PermissionDenied("object of another tenant")
+
+
+def customer_number_next(*, tenant: Tenant) -> str:
+    """A short, human-friendly number, unique in the tenant (row-locked counter)."""
+    counter, _created = CustomerNumberCounter.objects.get_or_create(tenant=tenant)
+    updated = CustomerNumberCounter.objects.filter(pk=counter.pk).update(
+        next_value=F("next_value") + 1
+    )
+    assert updated == 1
+    counter.refresh_from_db()
+    return f"{100000 + counter.next_value - 1}"
+
+
+@dataclass
+class CustomerInput:
+    """What staff, the API or an import give us, before normalisation."""
+
+    kind: str = Customer.Kind.PERSON
+    first_name: str = ""
+    last_name: str = ""
+    trade_name: str = ""
+    tckn: str = ""
+    tax_id: str = ""
+    tax_office: str = ""
+    sector: str = ""
+    size: str = ""
+    birth_date: Any = None
+    gender: str = ""
+    preferred_channel: str = ""
+    preferred_language: str = "tr"
+    home_branch: Branch | None = None
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+@dataclass
+class NormalizedCustomer:
+    fields: dict[str, Any]
+    phones: list[normalize.NormalizedPhone]
+    emails: list[str]
+
+
+def customer_normalize(data: CustomerInput) -> NormalizedCustomer:
+    """Normalise and validate; raises ValidationError with a message per field."""
+    errors: dict[str, list[str]] = {}
+
+    def attempt(name: str, func: Any, value: Any) -> Any:
+        if value in (None, ""):
+            return "" if not isinstance(value, date) else None
+        try:
+            return func(value)
+        except ValidationError as error:
+            errors.setdefault(name, []).extend(error.messages)
+            return None
+
+    fields: dict[str, Any] = {"kind": data.kind}
+    if data.kind == Customer.Kind.COMPANY:
+        fields["trade_name"] = " ".join(data.trade_name.split())
+        if not fields["trade_name"]:
+            errors.setdefault("trade_name", []).append(_("A company needs its trade name."))
+        fields["tax_id"] = attempt("tax_id", normalize.normalize_tax_id, data.tax_id) or ""
+        fields["tax_office"] = data.tax_office.strip()
+        fields["sector"] = data.sector.strip()
+        fields["size"] = data.size
+        fields["name_key"] = matching_key(fields["trade_name"])
+    else:
+        fields["first_name"] = normalize.normalize_person_name(data.first_name)
+        fields["last_name"] = normalize.normalize_person_name(data.last_name)
+        if not (fields["first_name"] or fields["last_name"]):
+            errors.setdefault("first_name", []).append(_("Enter the customer's name."))
+        fields["tckn"] = attempt("tckn", normalize.normalize_tckn, data.tckn) or ""
+        fields["birth_date"] = (
+            attempt("birth_date", normalize.normalize_birth_date, data.birth_date) or None
+        )
+        fields["gender"] = data.gender
+        fields["name_key"] = matching_key(f"{fields['first_name']} {fields['last_name']}")
+    fields["preferred_channel"] = data.preferred_channel
+    fields["preferred_language"] = data.preferred_language or "tr"
+    fields["home_branch"] = data.home_branch
+    fields["source"] = data.source
+    phones = [
+        p
+        for p in (
+            attempt("phones", normalize.normalize_phone, raw)
+            for raw in data.phones
+            if raw and raw.strip()
+        )
+        if p
+    ]
+    emails = [
+        e
+        for e in (
+            attempt("emails", normalize.normalize_email, raw)
+            for raw in data.emails
+            if raw and raw.strip()
+        )
+        if e
+    ]
+    if errors:
+        raise ValidationError(errors)
+    return NormalizedCustomer(fields=fields, phones=phones, emails=emails)
+
+
+@transaction.atomic
+def customer_create(*, tenant: Tenant, actor: User | None, data: CustomerInput) -> Customer:
+    """Create a customer with its phones and e-mails (first of each is primary)."""
+    _same_tenant(tenant, data.home_branch)
+    normalized = customer_normalize(data)
+    if (
+        normalized.fields.get("tckn")
+        and Customer.objects.filter(
+            tenant=tenant, tckn=normalized.fields["tckn"], merged_into__isnull=True
+        ).exists()
+    ):
+        raise ValidationError({"tckn": [_("A customer with this T.C. identity number exists.")]})
+    customer = Customer(
+        tenant=tenant, customer_number=customer_number_next(tenant=tenant), **normalized.fields
+    )
+    customer.full_clean(exclude=["name_key", "customer_number"])
+    customer.save()
+    for index, phone in enumerate(normalized.phones):
+        phone_add(
+            tenant=tenant, customer=customer, phone=phone, is_primary=index == 0, source=data.source
+        )
+    for index, address in enumerate(normalized.emails):
+        email_add(
+            tenant=tenant,
+            customer=customer,
+            address=address,
+            is_primary=index == 0,
+            source=data.source,
+        )
+    return customer
+
+
+def phone_add(
+    *,
+    tenant: Tenant,
+    customer: Customer,
+    phone: normalize.NormalizedPhone,
+    is_primary: bool = False,
+    source: str = "",
+) -> Phone:
+    _same_tenant(tenant, customer)
+    existing = Phone.objects.filter(customer=customer, contact_person=None, e164=phone.e164).first()
+    if existing:
+        return existing
+    return Phone.objects.create(
+        tenant=tenant,
+        customer=customer,
+        e164=phone.e164,
+        is_mobile=phone.is_mobile,
+        is_primary=is_primary,
+        source=source,
+    )
+
+
+def email_add(
+    *, tenant: Tenant, customer: Customer, address: str, is_primary: bool = False, source: str = ""
+) -> Email:
+    _same_tenant(tenant, customer)
+    existing = Email.objects.filter(customer=customer, contact_person=None, address=address).first()
+    if existing:
+        return existing
+    return Email.objects.create(
+        tenant=tenant,
+        customer=customer,
+        address=address,
+        match_key=normalize.email_key(address),
+        is_primary=is_primary,
+        source=source,
+    )
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    tenant: Tenant,
+    actor: User,
+    customer: Customer,
+    touchpoint: str,
+    subject: str,
+    notes: str = "",
+    outcome: str = "",
+    branch: Branch | None = None,
+    occurred_at: datetime | None = None,
+    follow_up_on: date | None = None,
+    next_step: str = "",
+) -> Interaction:
+    _same_tenant(tenant, customer, branch)
+    interaction = Interaction(
+        tenant=tenant,
+        customer=customer,
+        touchpoint=touchpoint,
+        subject=subject.strip(),
+        notes=notes.strip(),
+        outcome=outcome,
+        staff=actor,
+        branch=branch,
+        occurred_at=occurred_at or timezone.now(),
+        follow_up_on=follow_up_on,
+        next_step=next_step.strip(),
+    )
+    interaction.full_clean()
+    interaction.save()
+    return interaction
+
+
+@transaction.atomic
+def complaint_open(
+    *,
+    tenant: Tenant,
+    actor: User,
+    customer: Customer,
+    subject: str,
+    description: str = "",
+    branch: Branch | None = None,
+    owner: User | None = None,
+    due_on: date | None = None,
+) -> Complaint:
+    """Open a complaint (owned by the actor unless given) and log it in the timeline."""
+    _same_tenant(tenant, customer, branch)
+    complaint = Complaint(
+        tenant=tenant,
+        customer=customer,
+        subject=subject.strip(),
+        description=description.strip(),
+        branch=branch,
+        owner=owner or actor,
+        due_on=due_on or (timezone.localdate() + timedelta(days=COMPLAINT_DEFAULT_DAYS)),
+    )
+    complaint.full_clean()
+    complaint.save()
+    interaction_log(
+        tenant=tenant,
+        actor=actor,
+        customer=customer,
+        touchpoint=Touchpoint.COMPLAINT,
+        subject=complaint.subject,
+        notes=complaint.description,
+        branch=branch,
+    )
+    return complaint
+
+
+@transaction.atomic
+def complaint_change_status(
+    *, tenant: Tenant, actor: User, complaint: Complaint, status: str, resolution: str = ""
+) -> Complaint:
+    _same_tenant(tenant, complaint)
+    current = Complaint.Status(complaint.status)
+    if status not in COMPLAINT_TRANSITIONS[current]:
+        raise ValidationError(
+            _("A complaint that is %(current)s cannot become %(new)s.")
+            % {"current": current.label, "new": Complaint.Status(status).label}
+        )
+    if status in (Complaint.Status.RESOLVED, Complaint.Status.CLOSED) and not (
+        resolution.strip() or complaint.resolution
+    ):
+        raise ValidationError(_("Write how the complaint was resolved."))
+    complaint.status = status
+    if resolution.strip():
+        complaint.resolution = resolution.strip()
+    if status == Complaint.Status.RESOLVED:
+        complaint.resolved_at = timezone.now()
+    elif status == Complaint.Status.IN_PROGRESS:
+        complaint.resolved_at = None
+    complaint.save()
+    return complaint
+
+
+@transaction.atomic
+def risk_flag_set(
+    *, tenant: Tenant, actor: User, customer: Customer, kind: str, note: str = ""
+) -> RiskFlag:
+    _same_tenant(tenant, customer)
+    if kind == RiskFlag.Kind.CUSTOM and not note.strip():
+        raise ValidationError(_("Describe the risk."))
+    flag = RiskFlag(tenant=tenant, customer=customer, kind=kind, note=note.strip(), set_by=actor)
+    flag.full_clean()
+    flag.save()
+    return flag
+
+
+@transaction.atomic
+def risk_flag_clear(*, tenant: Tenant, actor: User, flag: RiskFlag) -> RiskFlag:
+    _same_tenant(tenant, flag)
+    if flag.cleared_at is None:
+        flag.cleared_at, flag.cleared_by = timezone.now(), actor
+        flag.save(update_fields=["cleared_at", "cleared_by"])
+    return flag

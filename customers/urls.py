@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from customers import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("customers/", views.customer_list, name="list"),
+    path("customers/new/", views.customer_create, name="create"),
+    path("customers/duplicate-check/", views.customer_duplicate_check, name="duplicate_check"),
+    path("customers/<int:customer_id>/", views.customer_detail, name="detail"),
+    path(
+        "customers/<int:customer_id>/interactions/",
+        views.interaction_create,
+        name="interaction_create",
+    ),
+    path(
+        "customers/<int:customer_id>/complaints/", views.complaint_create, name="complaint_create"
+    ),
+    path(
+        "customers/<int:customer_id>/risk-flags/", views.risk_flag_create, name="risk_flag_create"
+    ),
+    path("complaints/<int:complaint_id>/status/", views.complaint_status, name="complaint_status"),
+    path("risk-flags/<int:riskflag_id>/clear/", views.risk_flag_clear, name="risk_flag_clear"),
+]

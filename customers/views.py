@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm import services as crm_services
+from crm.http import TenantRequest, tenant_view
+from crm.models import PersonalDataAccess
+from crm.permissions import Perm
+from customers import selectors, services
+from customers.forms import (
+    ComplaintForm,
+    ComplaintStatusForm,
+    CustomerForm,
+    InteractionForm,
+    RiskFlagForm,
+)
+from customers.models import Complaint, Customer, RiskFlag
+
+
+def _customer_or_404(request: TenantRequest, customer_id: int) -> Customer:
+    try:
+        return Customer.objects.get(tenant=request.tenant, pk=customer_id)
+    except Customer.DoesNotExist as missing:
+        raise Http404(_("No such customer.")) from missing
+
+
+@tenant_view(Perm.VIEW_CUSTOMERS)
+def customer_list(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = selectors.customer_search(tenant=request.tenant, query=query)
+    template = "customers/_search_results.html" if request.htmx else "customers/list.html"
+    return render(request, template, {"query": query, "results": results})
+
+
+def _incoming_from_form_data(data: Any) -> Any:
+    return selectors.incoming_from_raw(
+        kind=data.get("kind") or Customer.Kind.PERSON,
+        first_name=data.get("first_name", ""),
+        last_name=data.get("last_name", ""),
+        trade_name=data.get("trade_name", ""),
+        tckn=data.get("tckn", ""),
+        tax_id=data.get("tax_id", ""),
+        birth_date=data.get("birth_date", ""),
+        phones=[data.get("phone", "")],
+        emails=[data.get("email", "")],
+    )
+
+
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def customer_duplicate_check(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    """HTMX: likely existing customers for what is typed so far, with the evidence."""
+    candidates = selectors.customer_duplicate_candidates(
+        tenant=request.tenant, incoming=_incoming_from_form_data(request.GET)
+    )
+    return render(request, "customers/_duplicate_candidates.html", {"candidates": candidates})
+
+
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def customer_create(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    form = CustomerForm(request.POST or None, tenant=request.tenant)
+    candidates: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        candidates = selectors.customer_duplicate_candidates(
+            tenant=request.tenant, incoming=_incoming_from_form_data(request.POST)
+        )
+        if candidates and not data["confirm_not_duplicate"]:
+            form.add_error(
+                None,
+                _(
+                    "This customer may already exist. Open the existing "
+                    "record, or confirm that this is someone else."
+                ),
+            )
+        else:
+            try:
+                customer = services.customer_create(
+                    tenant=request.tenant,
+                    actor=request.user,
+                    data=services.CustomerInput(
+                        kind=data["kind"],
+                        first_name=data["first_name"],
+                        last_name=data["last_name"],
+                        trade_name=data["trade_name"],
+                        tckn=data["tckn"],
+                        tax_id=data["tax_id"],
+                        tax_office=data["tax_office"],
+                        birth_date=data["birth_date"],
+                        gender=data["gender"],
+                        preferred_channel=data["preferred_channel"],
+                        preferred_language=data["preferred_language"],
+                        home_branch=data["home_branch"] or request.membership.branch,
+                        phones=[data["phone"]],
+                        emails=[data["email"]],
+                        source=_touchpoint_of(request),
+                    ),
+                )
+            except ValidationError as error:
+                _attach(form, error)
+            else:
+                messages.success(
+                    request, _("Customer %(name)s created.") % {"name": customer.display_name}
+                )
+                return redirect(
+                    "customers:detail", tenant_slug=tenant_slug, customer_id=customer.pk
+                )
+    return render(request, "customers/create.html", {"form": form, "candidates": candidates})
+
+
+def _touchpoint_of(request: TenantRequest) -> str:
+    from crm.permissions import Role
+    from customers.models import Touchpoint
+
+    return {Role.CALL_CENTRE: Touchpoint.CALL_IN, Role.BRANCH_STAFF: Touchpoint.BRANCH_VISIT}.get(
+        request.membership.role, Touchpoint.FRONT_DESK
+    )  # type: ignore[call-overload]
+
+
+def _attach(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            target = {"phones": "phone", "emails": "email"}.get(field, field)
+            form.add_error(target if target in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@tenant_view(Perm.VIEW_CUSTOMERS)
+def customer_detail(request: TenantRequest, tenant_slug: str, customer_id: int) -> HttpResponse:
+    try:
+        page = selectors.customer_page(tenant=request.tenant, customer_id=customer_id)
+    except ObjectDoesNotExist as missing:
+        raise Http404(_("No such customer.")) from missing
+    crm_services.personal_data_access_record(
+        tenant=request.tenant,
+        user=request.user,
+        subject_type="customer",
+        subject_id=page.customer.pk,
+        action=PersonalDataAccess.Action.VIEW,
+        ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("user-agent", ""),
+        path=request.path,
+    )
+    tenant = request.tenant
+    return render(
+        request,
+        "customers/detail.html",
+        {
+            "page": page,
+            "customer": page.customer,
+            "interaction_form": InteractionForm(
+                tenant=tenant, initial={"branch": request.membership.branch}
+            ),
+            "complaint_form": ComplaintForm(
+                tenant=tenant, initial={"branch": request.membership.branch}
+            ),
+            "risk_form": RiskFlagForm(),
+            "status_form": ComplaintStatusForm(),
+        },
+    )
+
+
+def _back(request: TenantRequest, customer: Customer, anchor: str = "") -> HttpResponse:
+    response = redirect(
+        "customers:detail", tenant_slug=request.tenant.slug, customer_id=customer.pk
+    )
+    response["Location"] += anchor
+    return response
+
+
+def _report_form_errors(request: TenantRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+
+
+@require_POST
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def interaction_create(request: TenantRequest, tenant_slug: str, customer_id: int) -> HttpResponse:
+    customer = _customer_or_404(request, customer_id)
+    form = InteractionForm(request.POST, tenant=request.tenant)
+    if form.is_valid():
+        services.interaction_log(
+            tenant=request.tenant, actor=request.user, customer=customer, **form.cleaned_data
+        )
+        messages.success(request, _("Contact logged."))
+    else:
+        _report_form_errors(request, form)
+    return _back(request, customer, "#timeline")
+
+
+@require_POST
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def complaint_create(request: TenantRequest, tenant_slug: str, customer_id: int) -> HttpResponse:
+    customer = _customer_or_404(request, customer_id)
+    form = ComplaintForm(request.POST, tenant=request.tenant)
+    if form.is_valid():
+        services.complaint_open(
+            tenant=request.tenant, actor=request.user, customer=customer, **form.cleaned_data
+        )
+        messages.success(request, _("Complaint opened."))
+    else:
+        _report_form_errors(request, form)
+    return _back(request, customer, "#complaints")
+
+
+@require_POST
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def complaint_status(request: TenantRequest, tenant_slug: str, complaint_id: int) -> HttpResponse:
+    try:
+        complaint = Complaint.objects.select_related("customer").get(
+            tenant=request.tenant, pk=complaint_id
+        )
+    except Complaint.DoesNotExist as missing:
+        raise Http404 from missing
+    form = ComplaintStatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.complaint_change_status(
+                tenant=request.tenant, actor=request.user, complaint=complaint, **form.cleaned_data
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Complaint updated."))
+    else:
+        _report_form_errors(request, form)
+    return _back(request, complaint.customer, "#complaints")
+
+
+@require_POST
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def risk_flag_create(request: TenantRequest, tenant_slug: str, customer_id: int) -> HttpResponse:
+    customer = _customer_or_404(request, customer_id)
+    form = RiskFlagForm(request.POST)
+    if form.is_valid():
+        try:
+            services.risk_flag_set(
+                tenant=request.tenant, actor=request.user, customer=customer, **form.cleaned_data
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Risk flag added."))
+    else:
+        _report_form_errors(request, form)
+    return _back(request, customer)
+
+
+@require_POST
+@tenant_view(Perm.EDIT_CUSTOMERS)
+def risk_flag_clear(request: TenantRequest, tenant_slug: str, riskflag_id: int) -> HttpResponse:
+    try:
+        flag = RiskFlag.objects.select_related("customer").get(
+            tenant=request.tenant, pk=riskflag_id
+        )
+    except RiskFlag.DoesNotExist as missing:
+        raise Http404 from missing
+    services.risk_flag_clear(tenant=request.tenant, actor=request.user, flag=flag)
+    messages.success(request, _("Risk flag cleared."))
+    return _back(request, flag.customer)
