@@ -33,7 +33,9 @@ def matching_key(text: str) -> str:
     folded = "".join(
         ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch)
     )
-    return " ".join(folded.split())
+    # Compatibility forms (𝓘, ᵀ) decompose to capitals: fold those too, so the key is
+    # idempotent.
+    return " ".join(turkish_lower(folded).translate(_ASCII_FOLD).split())
 
 
 _PROVINCE_BY_KEY = {matching_key(name): code for code, name in PROVINCE_CHOICES}

@@ -115,9 +115,13 @@ def customer_normalize(data: CustomerInput) -> NormalizedCustomer:
         fields["size"] = data.size
         fields["name_key"] = matching_key(fields["trade_name"])
     else:
-        fields["first_name"] = normalize.normalize_person_name(data.first_name)
-        fields["last_name"] = normalize.normalize_person_name(data.last_name)
-        if not (fields["first_name"] or fields["last_name"]):
+        fields["first_name"] = (
+            attempt("first_name", normalize.normalize_person_name, data.first_name) or ""
+        )
+        fields["last_name"] = (
+            attempt("last_name", normalize.normalize_person_name, data.last_name) or ""
+        )
+        if not (fields["first_name"] or fields["last_name"] or errors):
             errors.setdefault("first_name", []).append(_("Enter the customer's name."))
         fields["tckn"] = attempt("tckn", normalize.normalize_tckn, data.tckn) or ""
         fields["birth_date"] = (

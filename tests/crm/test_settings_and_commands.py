@@ -14,6 +14,7 @@ from django.core.management import call_command
 from crm.demo import DEMO_BRANCHES, DEMO_USERS
 from crm.models import Branch, Membership, Tenant, User
 from crm.tenancy import tenant_context
+from customers.models import Customer, Phone, Purchase
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,8 +64,10 @@ def test_locale_defaults() -> None:
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_complete() -> None:
     out = StringIO()
-    call_command("seed_demo", "--seed", "7", stdout=out)
-    call_command("seed_demo", "--seed", "7", stdout=StringIO())
+    call_command("seed_demo", "--seed", "7", "--customers", "40", stdout=out)
+    second = StringIO()
+    call_command("seed_demo", "--seed", "7", "--customers", "40", stdout=second)
+    assert "44 customers (already there)" in second.getvalue()
     tenant = Tenant.objects.get(slug="demo")
     assert tenant.name == "Demo Mağazacılık"
     with tenant_context(tenant):
@@ -77,3 +80,24 @@ def test_seed_demo_is_idempotent_and_complete() -> None:
     for email, *_rest in DEMO_USERS:
         assert email in printed
     assert User.objects.get(email="owner@demo.tekil.local").check_password("Tekil-Demo-2026")
+
+
+@pytest.mark.django_db
+def test_seed_demo_customers_are_deterministic_for_a_seed() -> None:
+    def names() -> list[tuple[str, str]]:
+        tenant = Tenant.objects.get(slug="demo")
+        with tenant_context(tenant):
+            return list(
+                Customer.objects.order_by("customer_number").values_list("name_key", "tckn")
+            )
+
+    call_command("seed_demo", "--seed", "3", "--customers", "30", stdout=StringIO())
+    first = names()
+    call_command("seed_demo", "--seed", "4", "--customers", "20", stdout=StringIO())
+    assert len(names()) == 22
+    call_command("seed_demo", "--seed", "3", "--customers", "30", stdout=StringIO())
+    assert [key for key, _ in names()] == [key for key, _ in first]
+    with tenant_context(Tenant.objects.get(slug="demo")):
+        assert Purchase.objects.exists() and Phone.objects.exists()
+        duplicates = Customer.objects.count() - 30
+    assert duplicates == 3

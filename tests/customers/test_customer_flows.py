@@ -247,3 +247,14 @@ def test_marketing_can_look_but_not_edit(world_a: TenantWorld) -> None:
     assert (
         client.get(reverse("customers:create", kwargs={"tenant_slug": "alfa"})).status_code == 403
     )
+
+
+@pytest.mark.django_db
+def test_a_bad_name_is_a_field_error_not_a_crash(world_a: TenantWorld) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        _create(world_a, first_name="Ayşe2", last_name="")
+    assert "first_name" in refused.value.message_dict
+    only_last = _create(world_a, first_name="", last_name="KARA")
+    assert only_last.display_name == "Kara"
