@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -98,6 +99,9 @@ class TenantMiddleware:
         return None
 
 
+AFTER_TWO_FACTOR_SESSION_KEY = "tekil_after_two_factor"
+
+
 class RequireTwoFactorMiddleware:
     """Owners and admins reach tenant pages only once their TOTP is set up."""
 
@@ -120,12 +124,16 @@ class RequireTwoFactorMiddleware:
         from allauth.mfa.models import Authenticator
 
         if Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists():
+            request.session.pop(AFTER_TWO_FACTOR_SESSION_KEY, None)
             return None
         text = _("Your role requires two-factor authentication. Set it up to continue.")
         if is_api_request(request):
             return JsonResponse({"detail": text}, status=403)
         messages.warning(request, text)
-        return redirect(f"{_mfa_setup_url()}?next={request.get_full_path()}")
+        # allauth shows the recovery codes after activation and forgets "next"; the
+        # layout offers a link back to where the user was going.
+        request.session[AFTER_TWO_FACTOR_SESSION_KEY] = request.get_full_path()
+        return redirect(f"{_mfa_setup_url()}?{urlencode({'next': request.get_full_path()})}")
 
 
 def _mfa_setup_url() -> str:
