@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 
@@ -25,7 +28,42 @@ class TenantRolePermission(BasePermission):
     message = "This endpoint needs a company in its address."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return getattr(request._request, "membership", None) is not None
+        django_request = request._request
+        return (
+            getattr(django_request, "membership", None) is not None
+            or getattr(django_request, "api_key", None) is not None
+        )
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Reports the API key TenantMiddleware admitted (it resolved and checked it).
+
+    Listed before SessionAuthentication so that a key request is never asked for a
+    CSRF token: it carries no cookie-based credentials to forge. The request has no
+    user; ``request.auth`` is the ApiKey.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        key = getattr(request._request, "api_key", None)
+        if key is None:
+            return None
+        return AnonymousUser(), key
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Api-Key"
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "crm.drf.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key tk_<prefix>_<secret>`, created on the API keys page.",
+        }
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

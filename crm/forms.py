@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Branch, Membership, Tenant
-from crm.permissions import Role, assignable_roles
+from crm.permissions import API_SCOPE_LABELS, Role, assignable_roles
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -77,3 +79,29 @@ class MembershipForm(_RoleBranchForm):
             },
             **kwargs,
         )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Which system will use the key, e.g. “Shop POS” or “Web shop”."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("What the key may do"),
+        choices=list(API_SCOPE_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    expires_at = forms.DateField(
+        label=_("Valid until"),
+        required=False,
+        help_text=_("Leave empty for a key that stays valid until you revoke it."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_expires_at(self) -> datetime | None:
+        day: date | None = self.cleaned_data.get("expires_at")
+        if day is None:
+            return None
+        # Valid through the whole chosen day, in the company's time zone.
+        return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))

@@ -10,7 +10,7 @@ tenant's scope until the response is complete.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -23,8 +23,8 @@ from django.shortcuts import redirect
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from crm import selectors
-from crm.permissions import ROLES_REQUIRING_TWO_FACTOR, Perm, role_has_permission
+from crm import selectors, services
+from crm.permissions import ROLES_REQUIRING_TWO_FACTOR, ApiScope, Perm, role_has_permission
 from crm.tenancy import tenant_context
 
 
@@ -37,7 +37,16 @@ def declared_permission(view_func: Callable[..., Any]) -> Perm | dict[str, Perm]
     return declared
 
 
-def permission_for_method(declared: Perm | dict[str, Perm], method: str) -> Perm | None:
+def declared_scope(view_func: Callable[..., Any]) -> ApiScope | dict[str, ApiScope] | None:
+    """The ``required_scope`` an API view declares for API keys (None: keys refused)."""
+    view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+    return getattr(view_func, "required_scope", None) or getattr(view_class, "required_scope", None)
+
+
+_Needed = TypeVar("_Needed", Perm, ApiScope)
+
+
+def permission_for_method(declared: _Needed | dict[str, _Needed], method: str) -> _Needed | None:
     if not isinstance(declared, dict):
         return declared
     if method in ("HEAD", "OPTIONS"):
@@ -56,6 +65,7 @@ class TenantMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.tenant = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
+        request.api_key = None  # type: ignore[attr-defined]
         request._tenant_scope = None  # type: ignore[attr-defined]
         try:
             return self.get_response(request)
@@ -74,6 +84,9 @@ class TenantMiddleware:
         slug = view_kwargs.get("tenant_slug")
         if slug is None:
             return None
+        raw_key = api_key_from_header(request)
+        if raw_key is not None:
+            return self._admit_api_key(request, view_func, slug, raw_key)
         if not request.user.is_authenticated:
             if is_api_request(request):
                 return JsonResponse({"detail": _("Log in first.")}, status=401)
@@ -97,6 +110,56 @@ class TenantMiddleware:
         scope.__enter__()
         request._tenant_scope = scope  # type: ignore[attr-defined]
         return None
+
+    def _admit_api_key(
+        self, request: HttpRequest, view_func: Callable[..., Any], slug: str, raw_key: str
+    ) -> HttpResponse | None:
+        """An API key stands in for a membership: its tenant, its scopes instead of a role."""
+        key = selectors.api_key_resolve(raw_key=raw_key)
+        if key is None:
+            return _api_key_refused(_("This API key is not valid. Check that it was copied whole."))
+        if key.revoked_at is not None:
+            return _api_key_refused(_("This API key was revoked. Ask your admin for a new one."))
+        if not key.is_active:
+            return _api_key_refused(_("This API key has expired. Ask your admin for a new one."))
+        if key.tenant.slug != slug:
+            raise Http404(_("No such company, or you are not a member of it."))
+        declared = declared_scope(view_func)
+        if declared is None:
+            return JsonResponse(
+                {"detail": _("This endpoint cannot be used with an API key.")}, status=403
+            )
+        scope_needed = permission_for_method(declared, request.method or "GET")
+        if scope_needed is None:
+            return HttpResponse(status=405)
+        if scope_needed not in key.scopes:
+            return JsonResponse(
+                {"detail": _("This API key lacks the scope %(scope)s.") % {"scope": scope_needed}},
+                status=403,
+            )
+        request.tenant = key.tenant  # type: ignore[attr-defined]
+        request.api_key = key  # type: ignore[attr-defined]
+        scope = tenant_context(key.tenant)
+        scope.__enter__()
+        request._tenant_scope = scope  # type: ignore[attr-defined]
+        services.api_key_touch(key=key)
+        return None
+
+
+def api_key_from_header(request: HttpRequest) -> str | None:
+    """The key of ``Authorization: Api-Key tk_...`` on an API request, else None."""
+    if not is_api_request(request):
+        return None
+    kind, _space, value = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "api-key":
+        return None
+    return value.strip()
+
+
+def _api_key_refused(message: str) -> JsonResponse:
+    response = JsonResponse({"detail": message}, status=401)
+    response["WWW-Authenticate"] = "Api-Key"
+    return response
 
 
 AFTER_TWO_FACTOR_SESSION_KEY = "tekil_after_two_factor"

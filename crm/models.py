@@ -273,3 +273,41 @@ class PersonalDataAccess(TenantOwnedModel):
             ),
             models.Index(fields=["tenant", "user", "at"], name="access_user_idx"),
         ]
+
+
+class ApiKey(TenantOwnedModel):
+    """A tenant's key for integrations (POS, e-shop): ``tk_<prefix>_<secret>``.
+
+    Only the SHA-256 of the secret is stored; the full key is shown once, at creation.
+    The prefix is stored in clear so the key can be found (and recognised in the list)
+    without scanning every hash. A key acts with its scopes, not with a role.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=8, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "prefix"], name="apikey_prefix_unique"),
+        ]
+        # Keys are looked up by prefix before any tenant is known.
+        indexes = [models.Index(fields=["prefix"], name="apikey_prefix_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > timezone.now()
+        )

@@ -31,6 +31,7 @@ NAVIGATION: list[NavEntry] = [
     NavEntry("jobs", _("Background jobs"), "crm:jobs", Perm.VIEW_JOBS, "hourglass-split"),
     NavEntry("members", _("Members"), "crm:members", Perm.MANAGE_MEMBERS, "people"),
     NavEntry("settings", _("Company settings"), "crm:settings", Perm.MANAGE_SETTINGS, "gear"),
+    NavEntry("api_keys", _("API keys"), "crm:api_keys", Perm.MANAGE_SETTINGS, "key"),
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -100,3 +101,24 @@ def assignable_roles(actor_role: str) -> list[Role]:
     if actor_role == Role.ADMIN:
         return [role for role in Role if role != Role.OWNER]
     return []
+
+
+class ApiScope(StrEnum):
+    """What an API key may do. Keys have no role: API views declare ``required_scope``."""
+
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    PURCHASES_WRITE = "purchases:write"
+    INTERACTIONS_READ = "interactions:read"
+    INTERACTIONS_WRITE = "interactions:write"
+    COMPLAINTS_WRITE = "complaints:write"
+
+
+API_SCOPE_LABELS: dict[ApiScope, str | Promise] = {
+    ApiScope.CUSTOMERS_READ: _("Read customers"),
+    ApiScope.CUSTOMERS_WRITE: _("Create and link customers"),
+    ApiScope.PURCHASES_WRITE: _("Send purchases"),
+    ApiScope.INTERACTIONS_READ: _("Read interactions"),
+    ApiScope.INTERACTIONS_WRITE: _("Log interactions"),
+    ApiScope.COMPLAINTS_WRITE: _("Open complaints"),
+}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from django.db.models import QuerySet
 
-from crm.models import Branch, Invitation, Job, Membership, Tenant, User
+from crm.models import ApiKey, Branch, Invitation, Job, Membership, Tenant, User
 from crm.tenancy import dangerously_all_tenants
 
 
@@ -82,3 +85,44 @@ def job_get(*, tenant: Tenant, job_id: int) -> Job:
 
 def job_get_with_output(*, tenant: Tenant, job_id: int) -> Job:
     return Job.objects.defer("input_data").get(tenant=tenant, pk=job_id)
+
+
+def api_key_list(*, tenant: Tenant) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(tenant=tenant).select_related("created_by").order_by("-created_at")
+
+
+def api_key_get(*, tenant: Tenant, apikey_id: int) -> ApiKey:
+    return ApiKey.objects.get(tenant=tenant, pk=apikey_id)
+
+
+def api_key_resolve(*, raw_key: str) -> ApiKey | None:
+    """The key that ``raw_key`` (``tk_<prefix>_<secret>``) is, revoked or not; else None.
+
+    Crosses tenants by nature: the key is what names the tenant. Found by its clear
+    prefix, then the secret's hash is compared in constant time.
+    """
+    parts = raw_key.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_MARK or len(parts[1]) != API_KEY_PREFIX_LENGTH:
+        return None
+    prefix, secret = parts[1], parts[2]
+    presented = api_key_hash(secret)
+    with dangerously_all_tenants():
+        candidates = list(
+            ApiKey.objects.filter(prefix=prefix, tenant__is_active=True).select_related("tenant")
+        )
+    for key in candidates:
+        if hmac.compare_digest(key.secret_hash, presented):
+            return key
+    return None
+
+
+API_KEY_MARK = "tk"
+API_KEY_PREFIX_LENGTH = 8
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def branches_by_code(*, tenant: Tenant, codes: set[str]) -> dict[str, Branch]:
+    return {b.code: b for b in Branch.objects.filter(tenant=tenant, code__in=codes)}

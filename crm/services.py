@@ -7,13 +7,14 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -21,8 +22,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm.jobs import JobFailure, JobProgress
-from crm.models import Branch, Invitation, Job, Membership, PersonalDataAccess, Tenant, User
-from crm.permissions import Role, assignable_roles
+from crm.models import (
+    ApiKey,
+    Branch,
+    Invitation,
+    Job,
+    Membership,
+    PersonalDataAccess,
+    Tenant,
+    User,
+)
+from crm.permissions import ApiScope, Role, assignable_roles
+from crm.selectors import API_KEY_MARK, API_KEY_PREFIX_LENGTH, api_key_hash
 from crm.tenancy import dangerously_all_tenants, tenant_context
 from crm.text import matching_key, province_code
 
@@ -324,7 +335,7 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
 def personal_data_access_record(
     *,
     tenant: Tenant,
-    user: User,
+    user: User | None,
     subject_type: str,
     subject_id: int,
     action: str,
@@ -343,3 +354,68 @@ def personal_data_access_record(
         user_agent=user_agent[:300],
         path=path[:300],
     )
+
+
+# --- API keys ------------------------------------------------------------------------
+
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    tenant: Tenant,
+    actor: User,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with the full ``tk_<prefix>_<secret>``.
+
+    The full key exists only in the return value: only the secret's hash is stored,
+    so the caller must show it now or never.
+    """
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = [_("Give the key a name, e.g. the system that will use it.")]
+    unknown = [scope for scope in scopes if scope not in set(ApiScope)]
+    if unknown:
+        errors["scopes"] = [_("Unknown scope: %(scope)s") % {"scope": ", ".join(unknown)}]
+    elif not scopes:
+        errors["scopes"] = [_("Choose at least one thing the key may do.")]
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = [_("The expiry must be in the future.")]
+    if errors:
+        raise ValidationError(errors)
+    prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        tenant=tenant,
+        name=name.strip(),
+        prefix=prefix,
+        secret_hash=api_key_hash(secret),
+        scopes=sorted(set(scopes)),
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    key.save()
+    return key, f"{API_KEY_MARK}_{prefix}_{secret}"
+
+
+def api_key_revoke(*, tenant: Tenant, key: ApiKey) -> ApiKey:
+    _same_tenant(tenant, key)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use, at most once a minute per key (every request would be a write)."""
+    now = timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < API_KEY_TOUCH_INTERVAL:
+        return
+    ApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
+    ).update(last_used_at=now)
+    key.last_used_at = now

@@ -20,4 +20,6 @@ urlpatterns = [
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("jobs/<int:job_id>/progress/", views.job_progress, name="job_progress"),
     path("jobs/<int:job_id>/download/", views.job_download, name="job_download"),
+    path("api-keys/", views.api_keys, name="api_keys"),
+    path("api-keys/<int:apikey_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
 ]

@@ -23,6 +23,7 @@ tenant_patterns = [
 
 api_tenant_patterns = [
     path("", include("crm.api_urls")),
+    path("", include("customers.api_urls")),
 ]
 
 urlpatterns = [

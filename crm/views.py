@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from crm import jobs, selectors, services
 from crm.accounts import PENDING_INVITATION_SESSION_KEY
 from crm.forms import (
+    ApiKeyForm,
     BranchForm,
     BranchImportForm,
     InvitationForm,
@@ -20,7 +21,7 @@ from crm.forms import (
 )
 from crm.http import TenantRequest, tenant_view
 from crm.models import Job, User
-from crm.permissions import Perm, assignable_roles
+from crm.permissions import API_SCOPE_LABELS, Perm, assignable_roles
 from crm.tasks import branches_import_task
 
 
@@ -235,3 +236,44 @@ def job_download(request: TenantRequest, tenant_slug: str, job_id: int) -> HttpR
     response = HttpResponse(bytes(job.output_data), content_type=job.output_content_type)
     response["Content-Disposition"] = f'attachment; filename="{job.output_name}"'
     return response
+
+
+@tenant_view(Perm.MANAGE_SETTINGS)
+def api_keys(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    full_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, full_key = services.api_key_create(
+                tenant=request.tenant, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("API key “%(name)s” created.") % {"name": key.name})
+            form = ApiKeyForm()
+    response = render(
+        request,
+        "crm/api_keys.html",
+        {
+            "form": form,
+            "keys": selectors.api_key_list(tenant=request.tenant),
+            "full_key": full_key,
+            "scope_labels": API_SCOPE_LABELS,
+        },
+    )
+    # The full key is on this page once; keep it out of every cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@tenant_view(Perm.MANAGE_SETTINGS)
+def api_key_revoke(request: TenantRequest, tenant_slug: str, apikey_id: int) -> HttpResponse:
+    try:
+        key = selectors.api_key_get(tenant=request.tenant, apikey_id=apikey_id)
+    except ObjectDoesNotExist as missing:
+        raise Http404 from missing
+    services.api_key_revoke(tenant=request.tenant, key=key)
+    messages.success(request, _("API key “%(name)s” revoked.") % {"name": key.name})
+    return redirect("crm:api_keys", tenant_slug=request.tenant.slug)

@@ -459,3 +459,56 @@ class RiskFlag(TenantOwnedModel):
 
     class Meta:
         ordering = ["-set_at"]
+
+
+class MergeLog(TenantOwnedModel):
+    """One merge of a duplicate customer into another, with what is needed to undo it.
+
+    ``snapshot`` holds both records' fields before the merge, the ids of every row
+    that was re-pointed from the dropped record to the kept one (per table) and the
+    contact points' flags before they were reconciled; customers.merge uses it to
+    restore both records exactly.
+    """
+
+    # RESTRICT: the log outlives nothing but its tenant (deleting the tenant cascades).
+    kept = models.ForeignKey(
+        Customer, on_delete=models.RESTRICT, related_name="+", verbose_name=_("kept record")
+    )
+    dropped = models.ForeignKey(
+        Customer, on_delete=models.RESTRICT, related_name="+", verbose_name=_("merged record")
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("merged by"),
+    )
+    merged_at = models.DateTimeField(_("merged"), default=timezone.now)
+    # Which side won, per field ("keep" or "drop"), and which of those the user picked.
+    field_choices = models.JSONField(default=dict, blank=True)
+    user_choices = models.JSONField(default=dict, blank=True)
+    snapshot = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("undone by"),
+    )
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-merged_at", "-pk"]
+        indexes = [
+            models.Index(fields=["tenant", "merged_at"], name="mergelog_tenant_at_idx"),
+            models.Index(fields=["tenant", "kept"], name="mergelog_kept_idx"),
+            models.Index(fields=["tenant", "dropped"], name="mergelog_dropped_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dropped_id} → {self.kept_id}"

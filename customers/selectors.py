@@ -258,3 +258,31 @@ def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> Cust
             ).select_related("set_by")
         ),
     )
+
+
+def customer_list(*, tenant: Tenant) -> QuerySet[Customer]:
+    """Every active customer, oldest first (stable order for paging through the API)."""
+    return (
+        _active(tenant)
+        .select_related("home_branch")
+        .prefetch_related("phones", "emails")
+        .order_by("pk")
+    )
+
+
+def customer_get(*, tenant: Tenant, customer_id: int) -> Customer:
+    """One customer with its contact points; raises Customer.DoesNotExist."""
+    return (
+        Customer.objects.filter(tenant=tenant)
+        .select_related("home_branch")
+        .prefetch_related("phones", "emails", "addresses")
+        .get(pk=customer_id)
+    )
+
+
+def interaction_list(*, tenant: Tenant, customer: Customer) -> QuerySet[Interaction]:
+    return (
+        Interaction.objects.filter(tenant=tenant, customer=customer)
+        .select_related("staff", "branch")
+        .order_by("-occurred_at", "-pk")
+    )

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import selectors as crm_selectors
 from crm.models import Branch, Tenant, User
 from crm.text import matching_key
-from customers import normalize
+from customers import normalize, selectors
 from customers.models import (
     Complaint,
     Customer,
@@ -27,6 +29,9 @@ from customers.models import (
     Email,
     Interaction,
     Phone,
+    Product,
+    Purchase,
+    PurchaseLine,
     RiskFlag,
     Touchpoint,
 )
@@ -231,7 +236,7 @@ def email_add(
 def interaction_log(
     *,
     tenant: Tenant,
-    actor: User,
+    actor: User | None,
     customer: Customer,
     touchpoint: str,
     subject: str,
@@ -265,7 +270,7 @@ def interaction_log(
 def complaint_open(
     *,
     tenant: Tenant,
-    actor: User,
+    actor: User | None,
     customer: Customer,
     subject: str,
     description: str = "",
@@ -344,3 +349,221 @@ def risk_flag_clear(*, tenant: Tenant, actor: User, flag: RiskFlag) -> RiskFlag:
         flag.cleared_at, flag.cleared_by = timezone.now(), actor
         flag.save(update_fields=["cleared_at", "cleared_by"])
     return flag
+
+
+# --- API: upsert and bulk purchases --------------------------------------------------
+
+
+@dataclass
+class UpsertResult:
+    customer: Customer
+    created: bool
+    matched_on: list[str] = field(default_factory=list)
+    score: float | None = None
+
+
+@transaction.atomic
+def customer_upsert(*, tenant: Tenant, actor: User | None, data: CustomerInput) -> UpsertResult:
+    """Link the incoming record to the customer it surely is, or create a new one.
+
+    The input is validated as in customer_create (ValidationError per field). Only a
+    candidate above matching.SAME_CUSTOMER_SCORE is linked: it gains the incoming
+    phones and e-mails, nothing else of it changes (survivorship belongs to merge).
+    A relative sharing a phone scores low and becomes a customer of their own.
+    """
+    _same_tenant(tenant, data.home_branch)
+    normalized = customer_normalize(data)
+    incoming = selectors.incoming_from_raw(
+        kind=data.kind,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        trade_name=data.trade_name,
+        tckn=data.tckn,
+        tax_id=data.tax_id,
+        birth_date=data.birth_date,
+        phones=data.phones,
+        emails=data.emails,
+    )
+    candidates = selectors.customer_duplicate_candidates(tenant=tenant, incoming=incoming, limit=1)
+    if candidates and candidates[0].match.is_same_customer:
+        best = candidates[0]
+        for phone in normalized.phones:
+            phone_add(tenant=tenant, customer=best.customer, phone=phone, source=data.source)
+        for address in normalized.emails:
+            email_add(tenant=tenant, customer=best.customer, address=address, source=data.source)
+        return UpsertResult(
+            customer=best.customer,
+            created=False,
+            matched_on=[str(reason) for reason in best.match.evidence],
+            score=best.match.score,
+        )
+    return UpsertResult(
+        customer=customer_create(tenant=tenant, actor=actor, data=data), created=True
+    )
+
+
+MAX_PURCHASES_PER_BATCH = 1000
+
+
+@dataclass
+class PurchaseLineInput:
+    sku: str
+    unit_price: Decimal
+    quantity: Decimal = Decimal("1")
+    discount_amount: Decimal = Decimal("0")
+
+
+@dataclass
+class PurchaseInput:
+    """One receipt from a POS or shop, before its references are resolved."""
+
+    purchased_at: datetime
+    total_amount: Decimal
+    customer_id: int | None = None
+    customer_number: str = ""
+    branch_code: str = ""
+    discount_amount: Decimal = Decimal("0")
+    touchpoint: str = ""
+    external_ref: str = ""
+    lines: list[PurchaseLineInput] = field(default_factory=list)
+
+
+@dataclass
+class PurchaseResult:
+    status: str  # PURCHASE_CREATED, PURCHASE_SKIPPED or PURCHASE_INVALID
+    purchase_id: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+PURCHASE_CREATED, PURCHASE_SKIPPED, PURCHASE_INVALID = "created", "skipped", "invalid"
+
+
+@transaction.atomic
+def purchases_bulk_create(
+    *, tenant: Tenant, actor: User | None, purchases: dict[int, PurchaseInput]
+) -> dict[int, PurchaseResult]:
+    """Record many receipts at once; returns a result per key of ``purchases``.
+
+    References (customer by id or number, branch by code, products by SKU) are
+    resolved in a few queries. A receipt whose external_ref is already known (or
+    appeared earlier in the batch) is skipped, so a POS may resend safely. Invalid
+    receipts are reported and never block the valid ones: each is written in its
+    own savepoint inside one transaction.
+    """
+    if len(purchases) > MAX_PURCHASES_PER_BATCH:
+        raise ValidationError(
+            _("Send at most %(count)d purchases at once.") % {"count": MAX_PURCHASES_PER_BATCH}
+        )
+    items = purchases.values()
+    customer_ids = {p.customer_id for p in items if p.customer_id}
+    numbers = {p.customer_number for p in items if p.customer_number}
+    customers = list(
+        Customer.objects.filter(tenant=tenant)
+        .filter(Q(pk__in=customer_ids) | Q(customer_number__in=numbers))
+        .only("pk", "customer_number", "merged_into_id")
+    )
+    # A merged-away customer's purchases belong to the one it was merged into.
+    by_id = {c.pk: c.merged_into_id or c.pk for c in customers}
+    by_number = {c.customer_number: c.merged_into_id or c.pk for c in customers}
+    branches = crm_selectors.branches_by_code(
+        tenant=tenant, codes={p.branch_code for p in items if p.branch_code}
+    )
+    products = {
+        product.sku: product
+        for product in Product.objects.filter(
+            tenant=tenant, sku__in={line.sku for p in items for line in p.lines}
+        )
+    }
+    known_refs = dict(
+        Purchase.objects.filter(
+            tenant=tenant, external_ref__in={p.external_ref for p in items if p.external_ref}
+        ).values_list("external_ref", "pk")
+    )
+    results: dict[int, PurchaseResult] = {}
+    for index, item in purchases.items():
+        if item.external_ref and item.external_ref in known_refs:
+            results[index] = PurchaseResult(PURCHASE_SKIPPED, known_refs[item.external_ref])
+            continue
+        errors: dict[str, list[str]] = {}
+        customer_id = (
+            by_id.get(item.customer_id) if item.customer_id else by_number.get(item.customer_number)
+        )
+        if customer_id is None:
+            errors["customer"] = [_("No such customer.")]
+        branch = branches.get(item.branch_code) if item.branch_code else None
+        if item.branch_code and branch is None:
+            errors["branch_code"] = [
+                _("No branch has the code %(code)s.") % {"code": item.branch_code}
+            ]
+        unknown = sorted({line.sku for line in item.lines if line.sku not in products})
+        if unknown:
+            errors["lines"] = [_("No product has the SKU %(sku)s.") % {"sku": ", ".join(unknown)}]
+        if errors or customer_id is None:
+            results[index] = PurchaseResult(PURCHASE_INVALID, errors=errors)
+            continue
+        try:
+            with transaction.atomic():
+                purchase = _purchase_write(
+                    tenant=tenant,
+                    actor=actor,
+                    item=item,
+                    customer_id=customer_id,
+                    branch=branch,
+                    products=products,
+                )
+        except IntegrityError:
+            # Sent at the same time by another request: the other one recorded it.
+            results[index] = PurchaseResult(
+                PURCHASE_INVALID,
+                errors={"external_ref": [_("This receipt is being recorded already.")]},
+            )
+            continue
+        if item.external_ref:
+            known_refs[item.external_ref] = purchase.pk
+        results[index] = PurchaseResult(PURCHASE_CREATED, purchase.pk)
+    return results
+
+
+def _purchase_write(
+    *,
+    tenant: Tenant,
+    actor: User | None,
+    item: PurchaseInput,
+    customer_id: int,
+    branch: Branch | None,
+    products: dict[str, Product],
+) -> Purchase:
+    touchpoint = item.touchpoint or (
+        Touchpoint.BRANCH_VISIT if branch is not None else Touchpoint.ECOMMERCE
+    )
+    purchase = Purchase(
+        tenant=tenant,
+        customer_id=customer_id,
+        branch=branch,
+        touchpoint=touchpoint,
+        staff=actor,
+        purchased_at=item.purchased_at,
+        total_amount=item.total_amount,
+        discount_amount=item.discount_amount,
+        is_return=item.total_amount < 0,
+        external_ref=item.external_ref,
+    )
+    purchase.save()
+    PurchaseLine.objects.bulk_create(
+        [
+            PurchaseLine(
+                tenant=tenant,
+                purchase=purchase,
+                product=products[line.sku],
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount_amount=line.discount_amount,
+                line_total=(line.quantity * line.unit_price - line.discount_amount).quantize(CENTS),
+            )
+            for line in item.lines
+        ]
+    )
+    return purchase
+
+
+CENTS = Decimal("0.01")

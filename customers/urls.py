@@ -22,6 +22,9 @@ urlpatterns = [
     path(
         "customers/<int:customer_id>/risk-flags/", views.risk_flag_create, name="risk_flag_create"
     ),
+    path("customers/<int:customer_id>/merge/", views.customer_merge, name="merge"),
+    path("merges/", views.merge_log, name="merge_log"),
+    path("merges/<int:mergelog_id>/undo/", views.merge_undo, name="merge_undo"),
     path("complaints/<int:complaint_id>/status/", views.complaint_status, name="complaint_status"),
     path("risk-flags/<int:riskflag_id>/clear/", views.risk_flag_clear, name="risk_flag_clear"),
 ]

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,7 +14,7 @@ from crm import services as crm_services
 from crm.http import TenantRequest, tenant_view
 from crm.models import PersonalDataAccess
 from crm.permissions import Perm
-from customers import selectors, services
+from customers import merge, selectors, services
 from customers.forms import (
     ComplaintForm,
     ComplaintStatusForm,
@@ -21,7 +22,7 @@ from customers.forms import (
     InteractionForm,
     RiskFlagForm,
 )
-from customers.models import Complaint, Customer, RiskFlag
+from customers.models import Complaint, Customer, MergeLog, RiskFlag
 
 
 def _customer_or_404(request: TenantRequest, customer_id: int) -> Customer:
@@ -267,3 +268,122 @@ def risk_flag_clear(request: TenantRequest, tenant_slug: str, riskflag_id: int) 
     services.risk_flag_clear(tenant=request.tenant, actor=request.user, flag=flag)
     messages.success(request, _("Risk flag cleared."))
     return _back(request, flag.customer)
+
+
+# --- Merging duplicates -----------------------------------------------------------------
+
+
+def _other_or_404(request: TenantRequest, raw: str | None) -> Customer | None:
+    if not raw:
+        return None
+    try:
+        return _customer_or_404(request, int(raw))
+    except ValueError as invalid:
+        raise Http404(_("No such customer.")) from invalid
+
+
+def _record_access(request: TenantRequest, action: str, *customers: Customer) -> None:
+    for customer in customers:
+        crm_services.personal_data_access_record(
+            tenant=request.tenant,
+            user=request.user,
+            subject_type="customer",
+            subject_id=customer.pk,
+            action=action,
+            ip_address=request.META.get("REMOTE_ADDR"),
+            user_agent=request.headers.get("user-agent", ""),
+            path=request.path,
+        )
+
+
+@tenant_view(Perm.MERGE_CUSTOMERS)
+def customer_merge(request: TenantRequest, tenant_slug: str, customer_id: int) -> HttpResponse:
+    """Find the other record (no ``other`` yet), compare the two (GET), merge (POST).
+
+    The record of the URL is kept; ``other`` is merged into it.
+    """
+    keep = _customer_or_404(request, customer_id)
+    drop = _other_or_404(request, request.GET.get("other") or request.POST.get("other"))
+    if drop is None:
+        if request.method == "POST":
+            messages.error(request, _("Choose the record to merge first."))
+            return redirect("customers:merge", tenant_slug=tenant_slug, customer_id=keep.pk)
+        return _merge_search(request, keep)
+    if request.method == "POST":
+        merged = _merge_post(request, keep, drop)
+        if merged is not None:
+            return merged
+    preview = merge.merge_preview(tenant=request.tenant, keep=keep, drop=drop)
+    _record_access(request, PersonalDataAccess.Action.VIEW, keep, drop)
+    return render(request, "customers/merge_compare.html", {"preview": preview, "customer": keep})
+
+
+def _merge_post(request: TenantRequest, keep: Customer, drop: Customer) -> HttpResponse | None:
+    """Merge with the user's choices; None (with an error message) when refused."""
+    choices = {
+        name: request.POST[f"choice_{name}"]
+        for name in merge.merge_fields(keep.kind)
+        if f"choice_{name}" in request.POST
+    }
+    try:
+        log = merge.customer_merge(
+            tenant=request.tenant, actor=request.user, keep=keep, drop=drop, choices=choices
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return None
+    _record_access(request, PersonalDataAccess.Action.UPDATE, keep, drop)
+    messages.success(
+        request,
+        _(
+            "%(dropped)s (#%(number)s) was merged into this record. "
+            "If this was a mistake, undo it in the merge log."
+        )
+        % {"dropped": log.dropped.display_name, "number": log.dropped.customer_number},
+    )
+    return redirect("customers:detail", tenant_slug=request.tenant.slug, customer_id=keep.pk)
+
+
+def _merge_search(request: TenantRequest, keep: Customer) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = [
+        c
+        for c in selectors.customer_search(tenant=request.tenant, query=query)
+        if c.pk != keep.pk and c.kind == keep.kind
+    ]
+    return render(
+        request,
+        "customers/merge_search.html",
+        {"customer": keep, "query": query, "results": results},
+    )
+
+
+@tenant_view(Perm.MERGE_CUSTOMERS)
+def merge_log(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    logs = Paginator(merge.merge_log_list(tenant=request.tenant), 50)
+    return render(
+        request, "customers/merge_log.html", {"page": logs.get_page(request.GET.get("page"))}
+    )
+
+
+@require_POST
+@tenant_view(Perm.MERGE_CUSTOMERS)
+def merge_undo(request: TenantRequest, tenant_slug: str, mergelog_id: int) -> HttpResponse:
+    try:
+        log = merge.merge_log_get(tenant=request.tenant, mergelog_id=mergelog_id)
+    except MergeLog.DoesNotExist as missing:
+        raise Http404(_("No such merge.")) from missing
+    try:
+        kept, dropped = merge.customer_unmerge(
+            tenant=request.tenant, actor=request.user, merge_log=log
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        _record_access(request, PersonalDataAccess.Action.UPDATE, kept, dropped)
+        messages.success(
+            request,
+            _("Merge undone: %(kept)s and %(dropped)s are separate records again.")
+            % {"kept": kept.display_name, "dropped": dropped.display_name},
+        )
+    return redirect("customers:merge_log", tenant_slug=tenant_slug)

@@ -14,7 +14,16 @@ from typing import Any
 import factory
 from django.utils import timezone
 
-from crm.models import Branch, Invitation, Job, Membership, PersonalDataAccess, Tenant, User
+from crm.models import (
+    ApiKey,
+    Branch,
+    Invitation,
+    Job,
+    Membership,
+    PersonalDataAccess,
+    Tenant,
+    User,
+)
 from crm.permissions import Role
 from crm.tenancy import tenant_context
 from crm.text import matching_key
@@ -27,6 +36,7 @@ from customers.models import (
     Email,
     Interaction,
     InteractionParticipant,
+    MergeLog,
     Phone,
     Product,
     ProductCategory,
@@ -117,6 +127,18 @@ class PersonalDataAccessFactory(TenantOwnedFactory):
     subject_type = "customer"
     subject_id = 1
     action = PersonalDataAccess.Action.VIEW
+
+
+class ApiKeyFactory(TenantOwnedFactory):
+    """A key whose secret is unknown (tests that need a working key use the service)."""
+
+    class Meta:
+        model = ApiKey
+
+    name = "Kasa"
+    prefix = factory.Sequence(lambda n: f"{n:08x}")
+    secret_hash = factory.Sequence(lambda n: f"{n:064x}")
+    scopes = factory.LazyFunction(lambda: ["customers:read"])
 
 
 class CustomerFactory(TenantOwnedFactory):
@@ -256,12 +278,25 @@ class RiskFlagFactory(TenantOwnedFactory):
     kind = RiskFlag.Kind.OVERDUE_PAYMENT
 
 
+class MergeLogFactory(TenantOwnedFactory):
+    """A merge with an empty snapshot: undoing it only restores the dropped record."""
+
+    class Meta:
+        model = MergeLog
+
+    kept = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    dropped = factory.SubFactory(
+        CustomerFactory, tenant=_same_tenant(), merged_into=factory.SelfAttribute("..kept")
+    )
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
     Invitation: InvitationFactory,
     Job: JobFactory,
     PersonalDataAccess: PersonalDataAccessFactory,
+    ApiKey: ApiKeyFactory,
     Customer: CustomerFactory,
     CustomerNumberCounter: CustomerNumberCounterFactory,
     ContactPerson: ContactPersonFactory,
@@ -276,4 +311,5 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     InteractionParticipant: InteractionParticipantFactory,
     Complaint: ComplaintFactory,
     RiskFlag: RiskFlagFactory,
+    MergeLog: MergeLogFactory,
 }
