@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -34,16 +34,10 @@ from crm.models import (
 )
 from crm.permissions import ApiScope, Role, assignable_roles
 from crm.selectors import API_KEY_MARK, API_KEY_PREFIX_LENGTH, api_key_hash
-from crm.tenancy import dangerously_all_tenants, tenant_context
+from crm.tenancy import dangerously_all_tenants, ensure_same_tenant, tenant_context
 from crm.text import matching_key, province_code
 
 INVITATION_VALID_FOR = timedelta(days=7)
-
-
-def _same_tenant(tenant: Tenant, *objects: Any) -> None:
-    for obj in objects:
-        if obj is not None and getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
-            raise PermissionDenied("object of another tenant")
 
 
 @transaction.atomic
@@ -71,7 +65,7 @@ def branch_save(*, tenant: Tenant, branch: Branch | None = None, **fields: Any) 
     """Create or update a branch; codes are unique within the tenant."""
     if branch is None:
         branch = Branch(tenant=tenant)
-    _same_tenant(tenant, branch)
+    ensure_same_tenant(tenant, branch)
     for name, value in fields.items():
         setattr(branch, name, value)
     branch.full_clean()
@@ -94,7 +88,7 @@ def member_update(
     branch: Branch | None,
     is_active: bool,
 ) -> Membership:
-    _same_tenant(tenant, membership, branch)
+    ensure_same_tenant(tenant, membership, branch)
     _role_guard(actor_membership=actor_membership, role=role)
     if membership.role == Role.OWNER and actor_membership.role != Role.OWNER:
         raise ValidationError(_("Only an owner can change another owner's role or access."))
@@ -133,7 +127,7 @@ def invitation_create(
     base_url: str,
 ) -> SentInvitation:
     """Invite ``email`` with ``role``; e-mails a one-time link valid for seven days."""
-    _same_tenant(tenant, branch)
+    ensure_same_tenant(tenant, branch)
     _role_guard(actor_membership=actor_membership, role=role)
     email = email.strip().lower()
     if role == Role.BRANCH_STAFF and branch is None:
@@ -204,7 +198,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
 
 @transaction.atomic
 def invitation_revoke(*, tenant: Tenant, invitation: Invitation) -> None:
-    _same_tenant(tenant, invitation)
+    ensure_same_tenant(tenant, invitation)
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
 
@@ -403,7 +397,7 @@ def api_key_create(
 
 
 def api_key_revoke(*, tenant: Tenant, key: ApiKey) -> ApiKey:
-    _same_tenant(tenant, key)
+    ensure_same_tenant(tenant, key)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

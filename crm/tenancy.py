@@ -283,3 +283,12 @@ def tenant_owned_models() -> list[type[TenantOwnedModel]]:
     from django.apps import apps
 
     return [m for m in apps.get_models() if issubclass(m, TenantOwnedModel)]
+
+
+def ensure_same_tenant(tenant: Tenant, *objects: Any) -> None:
+    """Services call this on every object they are handed: another tenant's is refused."""
+    from django.core.exceptions import PermissionDenied
+
+    for obj in objects:
+        if obj is not None and getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
+            raise PermissionDenied("object of another tenant")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import formats, timezone
@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import Tenant, User
+from crm.tenancy import ensure_same_tenant
 from crm.text import matching_key
 from customers.matching import Match, score
 from customers.models import (
@@ -128,12 +129,6 @@ def _resolve_choices(keep: Customer, drop: Customer, choices: dict[str, str]) ->
     if any(side not in SIDES for side in choices.values()):
         raise ValidationError(_("Choose either record for each field."))
     return merge_defaults(keep=keep, drop=drop) | choices
-
-
-def _same_tenant(tenant: Tenant, *objects: Any) -> None:
-    for obj in objects:
-        if obj is not None and getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
-            raise PermissionDenied("object of another tenant")
 
 
 # --- Snapshots ------------------------------------------------------------------------
@@ -295,7 +290,7 @@ def customer_merge(
     ``merged_into``. Raises PermissionDenied for another tenant's records and
     ValidationError (with a message for the user) for a merge that cannot be done.
     """
-    _same_tenant(tenant, keep, drop)
+    ensure_same_tenant(tenant, keep, drop)
     _check_mergeable(keep, drop)
     keep, drop = _lock(tenant, keep, drop)
     _check_mergeable(keep, drop)
@@ -394,7 +389,7 @@ def customer_unmerge(
     stay with it. Refuses (ValidationError) a merge already undone, and one whose
     records took part in a later merge that is still in place: undo that one first.
     """
-    _same_tenant(tenant, merge_log)
+    ensure_same_tenant(tenant, merge_log)
     try:
         log = MergeLog.objects.select_for_update().get(tenant=tenant, pk=merge_log.pk)
     except MergeLog.DoesNotExist as missing:
@@ -536,7 +531,7 @@ def _related_counts(tenant: Tenant, keep: Customer, drop: Customer) -> list[Coun
 def merge_preview(*, tenant: Tenant, keep: Customer, drop: Customer) -> MergePreview:
     """Both records side by side with the default choice per field, the match
     evidence for the pair and how many related rows each record has."""
-    _same_tenant(tenant, keep, drop)
+    ensure_same_tenant(tenant, keep, drop)
     customers = {
         c.pk: c
         for c in Customer.objects.filter(tenant=tenant, pk__in=[keep.pk, drop.pk])

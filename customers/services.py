@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from crm import selectors as crm_selectors
 from crm.models import Branch, Tenant, User
+from crm.tenancy import ensure_same_tenant
 from crm.text import matching_key
 from customers import normalize, selectors
 from customers.models import (
@@ -47,12 +48,6 @@ COMPLAINT_TRANSITIONS = {
     Complaint.Status.RESOLVED: {Complaint.Status.CLOSED, Complaint.Status.IN_PROGRESS},
     Complaint.Status.CLOSED: {Complaint.Status.IN_PROGRESS},
 }
-
-
-def _same_tenant(tenant: Tenant, *objects: Any) -> None:
-    for obj in objects:
-        if obj is not None and getattr(obj, "tenant_id", tenant.pk) != tenant.pk:
-            raise PermissionDenied("object of another tenant")
 
 
 def customer_number_next(*, tenant: Tenant) -> str:
@@ -164,7 +159,7 @@ def customer_normalize(data: CustomerInput) -> NormalizedCustomer:
 @transaction.atomic
 def customer_create(*, tenant: Tenant, actor: User | None, data: CustomerInput) -> Customer:
     """Create a customer with its phones and e-mails (first of each is primary)."""
-    _same_tenant(tenant, data.home_branch)
+    ensure_same_tenant(tenant, data.home_branch)
     normalized = customer_normalize(data)
     if (
         normalized.fields.get("tckn")
@@ -201,7 +196,7 @@ def phone_add(
     is_primary: bool = False,
     source: str = "",
 ) -> Phone:
-    _same_tenant(tenant, customer)
+    ensure_same_tenant(tenant, customer)
     existing = Phone.objects.filter(customer=customer, contact_person=None, e164=phone.e164).first()
     if existing:
         return existing
@@ -218,7 +213,7 @@ def phone_add(
 def email_add(
     *, tenant: Tenant, customer: Customer, address: str, is_primary: bool = False, source: str = ""
 ) -> Email:
-    _same_tenant(tenant, customer)
+    ensure_same_tenant(tenant, customer)
     existing = Email.objects.filter(customer=customer, contact_person=None, address=address).first()
     if existing:
         return existing
@@ -247,7 +242,7 @@ def interaction_log(
     follow_up_on: date | None = None,
     next_step: str = "",
 ) -> Interaction:
-    _same_tenant(tenant, customer, branch)
+    ensure_same_tenant(tenant, customer, branch)
     interaction = Interaction(
         tenant=tenant,
         customer=customer,
@@ -279,7 +274,7 @@ def complaint_open(
     due_on: date | None = None,
 ) -> Complaint:
     """Open a complaint (owned by the actor unless given) and log it in the timeline."""
-    _same_tenant(tenant, customer, branch)
+    ensure_same_tenant(tenant, customer, branch)
     complaint = Complaint(
         tenant=tenant,
         customer=customer,
@@ -307,7 +302,7 @@ def complaint_open(
 def complaint_change_status(
     *, tenant: Tenant, actor: User, complaint: Complaint, status: str, resolution: str = ""
 ) -> Complaint:
-    _same_tenant(tenant, complaint)
+    ensure_same_tenant(tenant, complaint)
     current = Complaint.Status(complaint.status)
     if status not in COMPLAINT_TRANSITIONS[current]:
         raise ValidationError(
@@ -333,7 +328,7 @@ def complaint_change_status(
 def risk_flag_set(
     *, tenant: Tenant, actor: User, customer: Customer, kind: str, note: str = ""
 ) -> RiskFlag:
-    _same_tenant(tenant, customer)
+    ensure_same_tenant(tenant, customer)
     if kind == RiskFlag.Kind.CUSTOM and not note.strip():
         raise ValidationError(_("Describe the risk."))
     flag = RiskFlag(tenant=tenant, customer=customer, kind=kind, note=note.strip(), set_by=actor)
@@ -344,7 +339,7 @@ def risk_flag_set(
 
 @transaction.atomic
 def risk_flag_clear(*, tenant: Tenant, actor: User, flag: RiskFlag) -> RiskFlag:
-    _same_tenant(tenant, flag)
+    ensure_same_tenant(tenant, flag)
     if flag.cleared_at is None:
         flag.cleared_at, flag.cleared_by = timezone.now(), actor
         flag.save(update_fields=["cleared_at", "cleared_by"])
@@ -371,7 +366,7 @@ def customer_upsert(*, tenant: Tenant, actor: User | None, data: CustomerInput) 
     phones and e-mails, nothing else of it changes (survivorship belongs to merge).
     A relative sharing a phone scores low and becomes a customer of their own.
     """
-    _same_tenant(tenant, data.home_branch)
+    ensure_same_tenant(tenant, data.home_branch)
     normalized = customer_normalize(data)
     incoming = selectors.incoming_from_raw(
         kind=data.kind,
