@@ -49,8 +49,11 @@ def job_create(
     actor: User | None,
     input_name: str = "",
     input_data: bytes | None = None,
+    status: str = Job.Status.QUEUED,
 ) -> Job:
+    """A new job. DRAFT jobs wait for the user (e.g. an import's column mapping)."""
     return Job.objects.create(
+        status=status,
         tenant=tenant,
         kind=kind,
         title=title,
@@ -59,6 +62,14 @@ def job_create(
         input_data=input_data,
         message=_("Waiting to start…"),
     )
+
+
+def job_queue(job: Job, *, result: dict[str, Any] | None = None) -> None:
+    """A draft job is ready to run (call job_enqueue next)."""
+    job.status = Job.Status.QUEUED
+    if result is not None:
+        job.result = result
+    Job.objects.filter(pk=job.pk).update(status=job.status, result=job.result)
 
 
 def job_enqueue(job: Job, task: _Enqueueable, **task_kwargs: Any) -> None:

@@ -198,6 +198,7 @@ class Job(TenantOwnedModel):
     """
 
     class Status(models.TextChoices):
+        DRAFT = "draft", _("Waiting for your input")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Finished")

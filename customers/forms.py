@@ -121,3 +121,77 @@ class RiskFlagForm(forms.ModelForm[RiskFlag]):
     class Meta:
         model = RiskFlag
         fields = ["kind", "note"]
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "CSV (UTF-8 or Windows-1254; separated by , ; or tab) or Excel (.xlsx), "
+            "first row = column titles, at most 50 MB."
+        ),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > 50 * 1024 * 1024:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        if not upload.name.lower().endswith((".csv", ".txt", ".xlsx", ".xlsm")):
+            raise forms.ValidationError(_("Upload a .csv or .xlsx file."))
+        return upload
+
+
+class ImportMappingForm(forms.Form):
+    """One choice per column of the file: which customer field it holds (or none)."""
+
+    def __init__(
+        self, *args: Any, headers: list[str], initial_mapping: dict[str, str], **kwargs: Any
+    ) -> None:
+        from customers.imports import IMPORT_FIELDS
+
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        choices = [("", _("— do not import —")), *IMPORT_FIELDS.items()]
+        for index, header in enumerate(headers):
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                label=header or _("(untitled column %(n)s)") % {"n": index + 1},
+                choices=choices,
+                required=False,
+                initial=initial_mapping.get(header, ""),
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            header: self.cleaned_data[f"col_{index}"]
+            for index, header in enumerate(self.headers)
+            if self.cleaned_data.get(f"col_{index}")
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        from customers.imports import IMPORT_FIELDS
+
+        chosen: list[str] = [
+            str(data[f"col_{i}"]) for i in range(len(self.headers)) if data.get(f"col_{i}")
+        ]
+        repeated = sorted({c for c in chosen if chosen.count(c) > 1})
+        if repeated:
+            raise forms.ValidationError(
+                _("Each field can come from one column only: %(fields)s")
+                % {"fields": ", ".join(str(IMPORT_FIELDS[c]) for c in repeated)}
+            )
+        identifying = {
+            "full_name",
+            "first_name",
+            "last_name",
+            "trade_name",
+            "phone",
+            "email",
+            "tckn",
+            "tax_id",
+        }
+        if not identifying & set(chosen):
+            raise forms.ValidationError(
+                _("Map at least a name, phone, e-mail or identity number column.")
+            )
+        return data

@@ -512,3 +512,19 @@ class MergeLog(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.dropped_id} → {self.kept_id}"
+
+
+class ImportMapping(TenantOwnedModel):
+    """The column → field mapping last used for files with these headers."""
+
+    headers_key = models.CharField(max_length=64)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "headers_key"], name="import_mapping_unique_per_headers"
+            )
+        ]

@@ -7,12 +7,13 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import services as crm_services
 from crm.http import TenantRequest, tenant_view
-from crm.models import PersonalDataAccess
+from crm.models import Job, PersonalDataAccess
 from crm.permissions import Perm
 from customers import merge, selectors, services
 from customers.forms import (
@@ -387,3 +388,69 @@ def merge_undo(request: TenantRequest, tenant_slug: str, mergelog_id: int) -> Ht
             % {"kept": kept.display_name, "dropped": dropped.display_name},
         )
     return redirect("customers:merge_log", tenant_slug=tenant_slug)
+
+
+# --- Import -----------------------------------------------------------------------
+
+
+@tenant_view(Perm.IMPORT_CUSTOMERS)
+def customer_import_upload(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    """Step 1: the file. It waits in a draft job until the columns are mapped."""
+    from crm import jobs
+    from customers.forms import ImportUploadForm
+
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        job = jobs.job_create(
+            tenant=request.tenant,
+            kind="customers.import",
+            title=_("Customer import: %(name)s") % {"name": upload.name},
+            actor=request.user,
+            input_name=upload.name,
+            input_data=upload.read(),
+            status=Job.Status.DRAFT,
+        )
+        return redirect("customers:import_mapping", tenant_slug=tenant_slug, job_id=job.pk)
+    return render(request, "customers/import_upload.html", {"form": form})
+
+
+@tenant_view(Perm.IMPORT_CUSTOMERS)
+def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: int) -> HttpResponse:
+    """Step 2: which column is which field, with a preview; then the background job."""
+    from crm import jobs
+    from customers import imports
+    from customers.forms import ImportMappingForm
+    from customers.tasks import customers_import_task
+
+    try:
+        job = Job.objects.get(tenant=request.tenant, pk=job_id, kind="customers.import")
+    except Job.DoesNotExist as missing:
+        raise Http404 from missing
+    if job.status != Job.Status.DRAFT:
+        return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
+    try:
+        table = imports.read_table(bytes(job.input_data or b""), job.input_name)
+    except imports.ImportFileError as error:
+        messages.error(request, str(error))
+        return redirect("customers:import", tenant_slug=tenant_slug)
+    initial = imports.mapping_for(tenant=request.tenant, headers=table.headers)
+    form = ImportMappingForm(request.POST or None, headers=table.headers, initial_mapping=initial)
+    mapping = form.mapping() if request.method == "POST" and form.is_valid() else initial
+    if request.method == "POST" and form.is_valid() and "start" in request.POST:
+        imports.mapping_save(tenant=request.tenant, headers=table.headers, mapping=mapping)
+        jobs.job_queue(job, result={"mapping": mapping})
+        jobs.job_enqueue(job, customers_import_task, language=get_language())
+        return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
+    return render(
+        request,
+        "customers/import_mapping.html",
+        {
+            "job": job,
+            "form": form,
+            "rows": len(table.rows),
+            "preview": imports.preview_rows(table, mapping),
+            "mapping": mapping,
+            "field_labels": imports.IMPORT_FIELDS,
+        },
+    )

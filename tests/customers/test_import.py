@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+
+from crm.models import Job
+from crm.tenancy import tenant_context
+from customers import imports
+from customers.models import Customer, Email, Phone
+from tests.conftest import TenantWorld
+
+HEADER = "Ad Soyad;GSM;E-posta;TC Kimlik No;Doğum Tarihi;İl;Adres;Not\n"
+ROWS = [
+    "Ayşe Gül Yılmaz;0532 123 45 67;ayse@example.com;10000000146;23.04.1985;İstanbul;Moda Cad. 1;",
+    "MEHMET ÖZ;+90 (533) 222 33 44;;;1990-02-30;Ankara;;tarih yanlış",
+    "Zeynep Kaya;12345;zeynep@example.com;12345678901;;;;telefon ve TCKN bozuk",
+    ";;;;;;;sadece not",
+    ";;;;;;;",
+    "Ali Veli;05345556677;;;19800101;;;",
+]
+
+
+def _table(text: str, name: str = "musteriler.csv", encoding: str = "cp1254") -> imports.Table:
+    return imports.read_table(text.encode(encoding), name)
+
+
+def _import(world: TenantWorld, text: str, **kwargs: object) -> imports.ImportResult:
+    table = _table(text, **kwargs)  # type: ignore[arg-type]
+    with tenant_context(world.tenant):
+        mapping = imports.mapping_for(tenant=world.tenant, headers=table.headers)
+        return imports.customers_import(
+            tenant=world.tenant, actor=world.owner, table=table, mapping=mapping
+        )
+
+
+@pytest.mark.django_db
+def test_good_rows_go_in_bad_values_are_reported_and_nothing_is_lost(world_a: TenantWorld) -> None:
+    result = _import(world_a, HEADER + "\n".join(ROWS) + "\n")
+    assert result.as_dict() == {"rows": 5, "created": 4, "matched": 0, "rejected": 1, "warnings": 3}
+    by_line = {(p.line, p.column): p for p in result.problems}
+    assert by_line[(3, "Doğum Tarihi")].rejected is False
+    assert {(4, "GSM"), (4, "TC Kimlik No")} <= set(by_line)
+    assert by_line[(5, "Ad Soyad")].rejected is True
+    with tenant_context(world_a.tenant):
+        ayse = Customer.objects.get(tckn="10000000146")
+        assert (ayse.first_name, ayse.last_name) == ("Ayşe Gül", "Yılmaz")
+        assert ayse.addresses.get().province == "34"
+        mehmet = Customer.objects.get(name_key="mehmet oz")
+        assert mehmet.birth_date is None
+        assert Phone.objects.get(customer=mehmet).e164 == "+905332223344"
+        zeynep = Customer.objects.get(name_key="zeynep kaya")
+        assert zeynep.tckn == "" and Email.objects.filter(customer=zeynep).exists()
+        assert Customer.objects.get(name_key="ali veli").birth_date.isoformat() == "1980-01-01"
+    with translation.override("en"):
+        report = result.error_report_csv().decode("utf-8-sig").splitlines()
+    assert report[0] == "line;column;value;problem;row"
+    assert any(row.startswith("4;GSM;12345;") for row in report)
+
+
+@pytest.mark.django_db
+def test_reimporting_the_same_file_links_instead_of_duplicating(world_a: TenantWorld) -> None:
+    text = HEADER + "\n".join(ROWS) + "\n"
+    _import(world_a, text)
+    again = _import(world_a, text.replace("0532 123 45 67", "5321234567"), encoding="utf-8")
+    assert again.created == 0
+    assert again.matched == 4
+    with tenant_context(world_a.tenant):
+        assert Customer.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_huge_cell_is_reported_and_the_row_kept(world_a: TenantWorld) -> None:
+    text = HEADER + "Deniz Ak;05321110000;;;;;" + "x" * 10_000_000 + ";\n"
+    with translation.override("en"):
+        result = _import(world_a, text, encoding="utf-8")
+    assert result.created == 1
+    [problem] = result.problems
+    assert (problem.column, problem.rejected) == ("Adres", False)
+    assert problem.reason.startswith("Too long (10000000 characters)")
+
+
+@pytest.mark.django_db
+def test_xlsx_with_excel_dates(world_a: TenantWorld) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Adı", "Soyadı", "Telefon", "Doğum Tarihi"])
+    sheet.append(["Elif", "Şahin", 5321239876, 31000])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    table = imports.read_table(buffer.getvalue(), "liste.xlsx")
+    with tenant_context(world_a.tenant):
+        mapping = imports.mapping_for(tenant=world_a.tenant, headers=table.headers)
+        assert mapping == {
+            "Adı": "first_name",
+            "Soyadı": "last_name",
+            "Telefon": "phone",
+            "Doğum Tarihi": "birth_date",
+        }
+        result = imports.customers_import(
+            tenant=world_a.tenant, actor=None, table=table, mapping=mapping
+        )
+        assert result.created == 1
+        elif_ = Customer.objects.get(name_key="elif sahin")
+        assert elif_.birth_date.isoformat() == "1984-11-14"
+
+
+def test_a_broken_mapping_is_explained() -> None:
+    with pytest.raises(imports.ImportFileError, match="COLUMN=FIELD"):
+        imports.parse_mapping("Ad=isim")
+
+
+@pytest.mark.django_db
+def test_the_command_uses_the_same_path(world_a: TenantWorld, tmp_path: Path) -> None:
+    path = tmp_path / "liste.csv"
+    path.write_text(HEADER + "\n".join(ROWS) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    call_command(
+        "import_customers",
+        str(path),
+        "--tenant",
+        world_a.tenant.slug,
+        "--map",
+        "Ad Soyad=full_name,GSM=phone,TC Kimlik No=tckn",
+        stdout=out,
+    )
+    summary = json.loads(out.getvalue())
+    assert summary["created"] == 4 and summary["rejected"] == 1
+    assert Path(summary["problem_report"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_map_preview_and_run_as_a_job(
+    world_a: TenantWorld, celery_worker_thread: None
+) -> None:
+    client = Client()
+    client.force_login(world_a.owner)
+    upload = client.post(
+        reverse("customers:import", kwargs={"tenant_slug": "alfa"}),
+        {"file": SimpleUploadedFile("liste.csv", (HEADER + "\n".join(ROWS)).encode("cp1254"))},
+    )
+    assert upload.status_code == 302
+    mapping_url = upload["Location"]
+    page = client.get(mapping_url)
+    assert page.status_code == 200
+    assert "+905321234567" in page.content.decode()  # the preview shows normalised values
+    fields = {
+        f"col_{i}": v
+        for i, v in enumerate(
+            ["full_name", "phone", "email", "tckn", "birth_date", "province", "address", ""]
+        )
+    }
+    started = client.post(mapping_url, {**fields, "start": "1"})
+    assert started.status_code == 302
+    job_id = int(started["Location"].rstrip("/").split("/")[-1])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with tenant_context(world_a.tenant):
+            job = Job.objects.get(pk=job_id)
+        if job.is_finished:
+            break
+        time.sleep(0.3)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.result["created"] == 4 and job.result["rejected"] == 1
+    assert job.output_name == "customer-import-problems.csv"
+    # The mapping is remembered for the next file with the same columns.
+    again = client.post(
+        reverse("customers:import", kwargs={"tenant_slug": "alfa"}),
+        {"file": SimpleUploadedFile("liste2.csv", HEADER.encode("utf-8"))},
+    )
+    remembered = client.get(again["Location"]).content.decode()
+    assert 'value="tckn" selected' in remembered
