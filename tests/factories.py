@@ -34,6 +34,7 @@ from customers.models import (
     Customer,
     CustomerNumberCounter,
     Email,
+    ImportMapping,
     Interaction,
     InteractionParticipant,
     MergeLog,
@@ -290,6 +291,15 @@ class MergeLogFactory(TenantOwnedFactory):
     )
 
 
+class ImportMappingFactory(TenantOwnedFactory):
+    class Meta:
+        model = ImportMapping
+
+    headers_key = factory.Sequence(lambda n: f"{n:064x}")
+    headers = ["Ad Soyad", "GSM"]
+    mapping = {"Ad Soyad": "full_name", "GSM": "phone"}
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
@@ -298,6 +308,7 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     PersonalDataAccess: PersonalDataAccessFactory,
     ApiKey: ApiKeyFactory,
     Customer: CustomerFactory,
+    ImportMapping: ImportMappingFactory,
     CustomerNumberCounter: CustomerNumberCounterFactory,
     ContactPerson: ContactPersonFactory,
     Phone: PhoneFactory,
