@@ -13,6 +13,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 # Lets forms.ModelForm[Model] and friends be subscripted at run time, as mypy wants.
@@ -170,6 +171,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic jobs: each entry fans out to one task per tenant (see crm.tasks).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "mark-stale-jobs": {"task": "crm.tasks.jobs_mark_stale", "schedule": 15 * 60},
+    "dedup-nightly": {
+        "task": "customers.tasks.dedup_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # --- Auth and accounts ----------------------------------------------------------

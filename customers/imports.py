@@ -203,8 +203,13 @@ def customers_import(
     mapping: dict[str, str],
     source: str = Touchpoint.IMPORT,
     progress: Callable[[int, int], None] | None = None,
+    resolve_identity: bool = True,
 ) -> ImportResult:
-    """Import the table's rows; see the module docstring for what callers can rely on."""
+    """Import the table's rows; see the module docstring for what callers can rely on.
+
+    ``resolve_identity=False`` skips the lookup of existing customers: every good row
+    becomes a customer of its own (dedup_eval needs the duplicates to stay apart).
+    """
     missing = [column for column in mapping if column not in table.headers]
     if missing:
         raise ImportFileError(
@@ -222,7 +227,9 @@ def customers_import(
         if not any(cell.strip() for cell in cells):
             continue  # an empty line is not a customer and not an error
         result.rows += 1
-        customer_id = _import_row(tenant, actor, line, values, column_of, branches, source, result)
+        customer_id = _import_row(
+            tenant, actor, line, values, column_of, branches, source, result, resolve_identity
+        )
         result.customer_ids.append(customer_id)
         if progress is not None:
             progress(position, total)
@@ -239,6 +246,7 @@ def _import_row(
     branches: dict[str, Branch],
     source: str,
     result: ImportResult,
+    resolve_identity: bool = True,
 ) -> int | None:
     def problem(field_name: str, reason: str, *, rejected: bool = False) -> None:
         result.problems.append(
@@ -306,8 +314,10 @@ def _import_row(
         emails=[email] if email else [],
     )
     with transaction.atomic():
-        candidates = selectors.customer_duplicate_candidates(
-            tenant=tenant, incoming=incoming, limit=1
+        candidates = (
+            selectors.customer_duplicate_candidates(tenant=tenant, incoming=incoming, limit=1)
+            if resolve_identity
+            else []
         )
         if candidates and candidates[0].match.is_same_customer:
             customer = candidates[0].customer

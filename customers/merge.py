@@ -36,6 +36,7 @@ from customers.models import (
     Complaint,
     ContactPerson,
     Customer,
+    DuplicatePair,
     Email,
     Interaction,
     MergeLog,
@@ -70,7 +71,13 @@ REPOINTED: dict[str, tuple[type[models.Model], str]] = {
 }
 # Foreign keys to Customer that a merge leaves alone (tests check every other one
 # is in REPOINTED, so a new table cannot be forgotten).
-NOT_REPOINTED = {(MergeLog, "kept"), (MergeLog, "dropped")}
+# The review queue's pairs are settled (status), not moved: see _settle_review_pairs.
+NOT_REPOINTED = {
+    (MergeLog, "kept"),
+    (MergeLog, "dropped"),
+    (DuplicatePair, "left"),
+    (DuplicatePair, "right"),
+}
 
 CONTACT_POINT_MODELS: tuple[type[Phone] | type[Email] | type[Address], ...] = (
     Phone,
@@ -333,6 +340,7 @@ def customer_merge(
     keep.save()
     for model in CONTACT_POINT_MODELS:
         _reconcile_primaries(tenant, model, keep, kept_point_ids[str(model._meta.model_name)])
+    _settle_review_pairs(tenant, actor, keep, drop, DuplicatePair.Status.MERGED)
     return MergeLog.objects.create(
         tenant=tenant,
         kept=keep,
@@ -341,6 +349,18 @@ def customer_merge(
         field_choices=resolved,
         user_choices=dict(choices),
         snapshot=snapshot,
+    )
+
+
+def _settle_review_pairs(
+    tenant: Tenant, actor: User | None, keep: Customer, drop: Customer, status: str
+) -> None:
+    """The review queue's pair for these two records follows the merge (and its undo)."""
+    left, right = sorted((keep.pk, drop.pk))
+    DuplicatePair.objects.filter(tenant=tenant, left_id=left, right_id=right).update(
+        status=status,
+        decided_by=actor,
+        decided_at=timezone.now() if status == DuplicatePair.Status.MERGED else None,
     )
 
 
@@ -452,6 +472,7 @@ def customer_unmerge(
     log.save(update_fields=["undone_at", "undone_by"])
     keep.refresh_from_db()
     drop.refresh_from_db()
+    _settle_review_pairs(tenant, actor, keep, drop, DuplicatePair.Status.PENDING)
     return keep, drop
 
 

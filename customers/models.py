@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from localflavor.tr.tr_provinces import PROVINCE_CHOICES
@@ -528,3 +528,38 @@ class ImportMapping(TenantOwnedModel):
                 fields=["tenant", "headers_key"], name="import_mapping_unique_per_headers"
             )
         ]
+
+
+class DuplicatePair(TenantOwnedModel):
+    """The review queue: two records the batch finder thinks are one customer.
+
+    A "not a duplicate" decision is kept, so later runs do not ask again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To review")
+        MERGED = "merged", _("Merged")
+        NOT_DUPLICATE = "not_duplicate", _("Not a duplicate")
+        SKIPPED = "skipped", _("Skipped")
+
+    left = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    right = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    evidence = models.JSONField(default=list)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    found_by = models.ForeignKey(
+        "crm.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    found_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "left", "right"], name="pair_once"),
+            models.CheckConstraint(condition=Q(left__lt=F("right")), name="pair_ordered"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "score"], name="pair_queue_idx")]

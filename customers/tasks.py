@@ -44,3 +44,65 @@ def customers_import_task(tenant_id: int, job_id: int, language: str = "tr") -> 
             % result.as_dict(),
             force=True,
         )
+
+
+@shared_task(base=TenantTask, name="customers.tasks.customers_dedup_task")
+def customers_dedup_task(tenant_id: int, job_id: int, language: str = "tr") -> None:
+    """Score the whole tenant for duplicates and refill the review queue (merges nothing)."""
+    from customers import dedup, duplicates
+
+    tenant = Tenant.objects.get(pk=current_tenant_id())
+    job = Job.objects.get(tenant=tenant, pk=job_id)
+    if job.is_finished:
+        return
+    with translation.override(language), jobs.job_running(job) as progress:
+        progress.update(0, 3, _("Reading customers"), force=True)
+        result = dedup.find_duplicates(tenant=tenant)
+        progress.update(2, 3, _("Filling the review queue"), force=True)
+        # Borderline pairs (a little under the match threshold) are worth a look too.
+        review = result.pairs[result.pairs["score"] >= duplicates.REVIEW_SCORE]
+        stored = duplicates.duplicate_pairs_store(
+            tenant=tenant,
+            job=job,
+            pairs=(
+                duplicates.FoundPair(
+                    int(row.left), int(row.right), float(row.score), [str(e) for e in row.evidence]
+                )
+                for row in review.itertuples(index=False)
+            ),
+        )
+        job.result = {
+            **stored,
+            "pairs": int(result.counts["matched_pairs"]),
+            "clusters": len(result.clusters),
+            "seconds": round(result.seconds, 2),
+        }
+        progress.update(
+            3,
+            3,
+            _(
+                "%(pairs)s likely duplicate pairs in %(clusters)s groups; %(new)s new in the "
+                "review queue"
+            )
+            % {**job.result},
+            force=True,
+        )
+
+
+@shared_task(name="customers.tasks.dedup_nightly")
+def dedup_nightly() -> int:
+    """Beat: a duplicate run for every active tenant, as jobs people can see."""
+    from crm.tenancy import tenant_context
+
+    started = 0
+    for tenant in Tenant.objects.filter(is_active=True).only("pk"):
+        with tenant_context(tenant):
+            job = jobs.job_create(
+                tenant=tenant,
+                kind="customers.dedup",
+                title=_("Nightly duplicate search"),
+                actor=None,
+            )
+        customers_dedup_task.delay(tenant.pk, job.pk)
+        started += 1
+    return started

@@ -10,6 +10,10 @@ urlpatterns = [
     path("customers/", views.customer_list, name="list"),
     path("customers/new/", views.customer_create, name="create"),
     path("customers/import/", views.customer_import_upload, name="import"),
+    path("duplicates/", views.duplicate_queue, name="duplicates"),
+    path(
+        "duplicates/<int:duplicatepair_id>/decide/", views.duplicate_decide, name="duplicate_decide"
+    ),
     path("customers/import/<int:job_id>/", views.customer_import_mapping, name="import_mapping"),
     path("customers/duplicate-check/", views.customer_duplicate_check, name="duplicate_check"),
     path("customers/<int:customer_id>/", views.customer_detail, name="detail"),

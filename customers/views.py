@@ -157,13 +157,18 @@ def customer_detail(request: TenantRequest, tenant_slug: str, customer_id: int) 
         {
             "page": page,
             "customer": page.customer,
+            # Three forms on one page: distinct element ids, same field names.
             "interaction_form": InteractionForm(
-                tenant=tenant, initial={"branch": request.membership.branch}
+                tenant=tenant,
+                initial={"branch": request.membership.branch},
+                auto_id="interaction_%s",
             ),
             "complaint_form": ComplaintForm(
-                tenant=tenant, initial={"branch": request.membership.branch}
+                tenant=tenant,
+                initial={"branch": request.membership.branch},
+                auto_id="complaint_%s",
             ),
-            "risk_form": RiskFlagForm(),
+            "risk_form": RiskFlagForm(auto_id="risk_%s"),
             "status_form": ComplaintStatusForm(),
         },
     )
@@ -454,3 +459,67 @@ def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: in
             "field_labels": imports.IMPORT_FIELDS,
         },
     )
+
+
+# --- Duplicate review queue -------------------------------------------------------------
+
+
+@tenant_view(Perm.MERGE_CUSTOMERS)
+def duplicate_queue(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    """Pairs to review side by side; POST starts a new search or merges confident groups."""
+    from django.core.paginator import Paginator
+
+    from crm import jobs
+    from customers import duplicates
+    from customers.tasks import customers_dedup_task
+
+    if request.method == "POST" and request.POST.get("action") == "find":
+        job = jobs.job_create(
+            tenant=request.tenant,
+            kind="customers.dedup",
+            title=_("Duplicate search"),
+            actor=request.user,
+        )
+        jobs.job_enqueue(job, customers_dedup_task, language=get_language())
+        return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
+    if request.method == "POST" and request.POST.get("action") == "merge_confident":
+        merged = duplicates.duplicates_merge_confident(tenant=request.tenant, actor=request.user)
+        messages.success(
+            request,
+            _("%(count)s records merged. Each merge can be undone in the merge log.")
+            % {"count": merged},
+        )
+        return redirect("customers:duplicates", tenant_slug=tenant_slug)
+    queue = duplicates.duplicate_queue(tenant=request.tenant)
+    page = Paginator(queue, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "customers/duplicates.html",
+        {
+            "page": page,
+            "confident": duplicates.confident_clusters(tenant=request.tenant),
+            "confident_score": duplicates.CONFIDENT_SCORE,
+        },
+    )
+
+
+@require_POST
+@tenant_view(Perm.MERGE_CUSTOMERS)
+def duplicate_decide(
+    request: TenantRequest, tenant_slug: str, duplicatepair_id: int
+) -> HttpResponse:
+    from customers import duplicates
+    from customers.models import DuplicatePair
+
+    try:
+        pair = DuplicatePair.objects.get(tenant=request.tenant, pk=duplicatepair_id)
+    except DuplicatePair.DoesNotExist as missing:
+        raise Http404 from missing
+    status = request.POST.get("status", "")
+    if status not in (DuplicatePair.Status.NOT_DUPLICATE, DuplicatePair.Status.SKIPPED):
+        messages.error(request, _("Choose merge, not a duplicate, or skip."))
+    else:
+        duplicates.duplicate_pair_decide(
+            tenant=request.tenant, actor=request.user, pair=pair, status=status
+        )
+    return redirect("customers:duplicates", tenant_slug=tenant_slug)

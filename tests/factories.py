@@ -33,6 +33,7 @@ from customers.models import (
     ContactPerson,
     Customer,
     CustomerNumberCounter,
+    DuplicatePair,
     Email,
     ImportMapping,
     Interaction,
@@ -291,6 +292,16 @@ class MergeLogFactory(TenantOwnedFactory):
     )
 
 
+class DuplicatePairFactory(TenantOwnedFactory):
+    class Meta:
+        model = DuplicatePair
+
+    left = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    right = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    score = 12.5
+    evidence = ["same phone"]
+
+
 class ImportMappingFactory(TenantOwnedFactory):
     class Meta:
         model = ImportMapping
@@ -309,6 +320,7 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     ApiKey: ApiKeyFactory,
     Customer: CustomerFactory,
     ImportMapping: ImportMappingFactory,
+    DuplicatePair: DuplicatePairFactory,
     CustomerNumberCounter: CustomerNumberCounterFactory,
     ContactPerson: ContactPersonFactory,
     Phone: PhoneFactory,
