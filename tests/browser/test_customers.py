@@ -153,7 +153,8 @@ def test_new_customer_warns_about_a_duplicate_before_it_is_created(
 
 def open_quick_action(page: Page, target: str) -> None:
     page.locator(f"button[data-bs-target='#{target}']").click()
-    expect(page.locator(f"#{target}")).to_be_visible()
+    # Wait for the collapse animation to end: a click during it can miss the button.
+    expect(page.locator(f"#{target}")).to_have_class(re.compile(r"\bcollapse\b.*\bshow\b"))
 
 
 def test_call_centre_logs_a_contact_opens_a_complaint_and_flags_a_risk(
@@ -171,7 +172,8 @@ def test_call_centre_logs_a_contact_opens_a_complaint_and_flags_a_risk(
     contact.locator("input[name=subject]").fill("Kargo gecikmesi soruldu")
     contact.locator("textarea[name=notes]").fill("Siparişin yarın teslim edileceği söylendi.")
     contact.locator("select[name=outcome]").select_option("informed")
-    contact.locator("> button").click()
+    with page.expect_navigation():
+        contact.locator("> button").click()
 
     expect(page).to_have_url(path_starts_with(customer_path(customer)))
     # Back on the page, the contact history tab is already open at the new entry.
@@ -186,7 +188,8 @@ def test_call_centre_logs_a_contact_opens_a_complaint_and_flags_a_risk(
     complaint = page.locator("#open-complaint form")
     complaint.locator("input[name=subject]").fill("Ürün hasarlı geldi")
     complaint.locator("textarea[name=description]").fill("Kutu ezik, cam kırık.")
-    complaint.locator("> button").click()
+    with page.expect_navigation():
+        complaint.locator("> button").click()
 
     expect(page).to_have_url(path_starts_with(customer_path(customer)))
     with translation.override("tr"):
@@ -206,7 +209,8 @@ def test_call_centre_logs_a_contact_opens_a_complaint_and_flags_a_risk(
     risk = page.locator("#add-risk form")
     risk.locator("select[name=kind]").select_option("overdue_payment")
     risk.locator("input[name=note]").fill("Mart taksidi ödenmedi")
-    risk.locator("> button").click()
+    with page.expect_navigation():
+        risk.locator("> button").click()
 
     flag = page.get_by_test_id("risk-flag")
     expect(flag).to_have_count(1)
