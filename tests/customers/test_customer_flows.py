@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -221,10 +222,9 @@ def test_quick_actions_from_the_customer_page(world_a: TenantWorld) -> None:
     status_url = reverse(
         "customers:complaint_status", kwargs={"tenant_slug": "alfa", "complaint_id": complaint.pk}
     )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     response = client.post(status_url, {"status": "resolved"}, follow=True)
-    assert "Write how the complaint was resolved" in response.content.decode() or (
-        "çözüldüğünü" in response.content.decode()
-    )
+    assert "Write how the complaint was resolved" in response.content.decode()
     client.post(status_url, {"status": "resolved", "resolution": "Yenisi gönderildi"})
     client.post(
         reverse("customers:risk_flag_clear", kwargs={"tenant_slug": "alfa", "riskflag_id": flag.pk})

@@ -117,7 +117,7 @@ def test_xlsx_with_excel_dates(world_a: TenantWorld) -> None:
 
 
 def test_a_broken_mapping_is_explained() -> None:
-    with pytest.raises(imports.ImportFileError, match="COLUMN=FIELD"):
+    with translation.override("en"), pytest.raises(imports.ImportFileError, match="COLUMN=FIELD"):
         imports.parse_mapping("Ad=isim")
 
 
