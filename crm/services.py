@@ -34,6 +34,7 @@ from crm.models import (
 )
 from crm.permissions import ApiScope, Role, assignable_roles
 from crm.selectors import API_KEY_MARK, API_KEY_PREFIX_LENGTH, api_key_hash
+from crm.tables import ImportFileError, read_table
 from crm.tenancy import dangerously_all_tenants, ensure_same_tenant, tenant_context
 from crm.text import matching_key, province_code
 
@@ -225,33 +226,24 @@ _HEADER_ALIASES = {
 }
 
 
-def decode_upload(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or the Windows-1254 that Turkish Excel writes."""
+def _branch_rows(job: Job) -> list[tuple[int, dict[str, str]]]:
+    """The job's file as (line, {field: value}) with the column titles recognised."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1254")
-
-
-def _read_csv(text: str) -> csv.DictReader[str]:
-    sample = text[:4096]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=";,\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    if reader.fieldnames is None:
-        raise JobFailure(_("The file is empty."))
-    reader.fieldnames = [
-        _HEADER_ALIASES.get(matching_key(name), matching_key(name)) for name in reader.fieldnames
-    ]
-    missing = {"code", "name", "province"} - set(reader.fieldnames)
+        table = read_table(bytes(job.input_data or b""), job.input_name or "branches.csv")
+    except ImportFileError as error:
+        raise JobFailure(str(error)) from error
+    fields = [_HEADER_ALIASES.get(matching_key(h), matching_key(h)) for h in table.headers]
+    missing = {"code", "name", "province"} - set(fields)
     if missing:
         raise JobFailure(
             _("Missing columns: %(columns)s. Expected: code, name, province, district, address.")
             % {"columns": ", ".join(sorted(missing))}
         )
-    return reader
+    return [
+        (line, dict(zip(fields, cells, strict=False)))
+        for line, cells in table.rows
+        if any(cell.strip() for cell in cells)
+    ]
 
 
 def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
@@ -259,8 +251,7 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
 
     Idempotent: importing the same file twice changes nothing the second time.
     """
-    text = decode_upload(bytes(job.input_data or b""))
-    rows = list(_read_csv(text))
+    rows = _branch_rows(job)
     total = len(rows)
     created = updated = 0
     errors: list[tuple[int, str, str]] = []
@@ -270,8 +261,7 @@ def branches_import(*, tenant: Tenant, job: Job, progress: JobProgress) -> None:
         ngettext("Reading %(count)s row", "Reading %(count)s rows", total) % {"count": total},
         force=True,
     )
-    for index, row in enumerate(rows):
-        line = index + 2  # header is line 1
+    for index, (line, row) in enumerate(rows):
         code = (row.get("code") or "").strip()
         province = province_code(row.get("province") or "")
         if province is None:

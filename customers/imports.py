@@ -22,14 +22,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.models import Branch, Tenant, User
+from crm.tables import ImportFileError, Table
 from crm.tenancy import ensure_same_tenant
 from crm.text import matching_key
 from customers import normalize, selectors, services
 from customers.models import Address, Customer, Touchpoint
 
 MAX_CELL_CHARS = 1000
-# A row that is a whole document pasted into one cell must not stop the import.
-csv.field_size_limit(64 * 1024 * 1024)
 
 IMPORT_FIELDS: dict[str, Any] = {
     "full_name": gettext_lazy("Full name"),
@@ -62,76 +61,6 @@ _GENDERS = {
     "m": "m",
     "male": "m",
 }
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (the message is for the user)."""
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: list[str]
-    rows: list[tuple[int, list[str]]]  # (line number in the file, cells)
-
-
-def read_table(data: bytes, filename: str) -> Table:
-    """CSV (UTF-8 or Windows-1254; `,` `;` or tab) or XLSX, as text cells with line numbers."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        return _read_xlsx(data)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1254", errors="replace")
-    # The title row decides the separator: data rows may hold anything (a pasted
-    # document, addresses full of commas), titles rarely do.
-    title_row = text.split("\n", 1)[0]
-    delimiter = max(";,\t", key=title_row.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        headers = [h.strip() for h in next(reader)]
-    except StopIteration as empty:
-        raise ImportFileError(_("The file is empty.")) from empty
-    except csv.Error as broken:
-        raise ImportFileError(
-            _("The file could not be read as CSV: %(error)s") % {"error": broken}
-        ) from broken
-    rows = []
-    try:
-        for cells in reader:
-            rows.append((reader.line_num, cells))
-    except csv.Error as broken:
-        raise ImportFileError(
-            _("Line %(line)s could not be read: %(error)s")
-            % {"line": reader.line_num, "error": broken}
-        ) from broken
-    return Table(headers=headers, rows=rows)
-
-
-def _read_xlsx(data: bytes) -> Table:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as broken:  # openpyxl raises many kinds for a damaged file
-        raise ImportFileError(_("The Excel file could not be opened.")) from broken
-    sheet = workbook.worksheets[0]
-    rows_iter = sheet.iter_rows(values_only=True)
-    try:
-        headers = ["" if h is None else str(h).strip() for h in next(rows_iter)]
-    except StopIteration as empty:
-        raise ImportFileError(_("The file is empty.")) from empty
-    rows = []
-    for index, values in enumerate(rows_iter, start=2):
-        rows.append((index, ["" if v is None else _cell_text(v) for v in values]))
-    return Table(headers=headers, rows=rows)
-
-
-def _cell_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "date") and hasattr(value, "isoformat"):
-        return value.date().isoformat() if hasattr(value, "hour") else value.isoformat()
-    return str(value)
 
 
 def parse_mapping(text: str) -> dict[str, str]:

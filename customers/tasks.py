@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from crm import jobs
+from crm import jobs, tables
 from crm.celery import TenantTask
 from crm.models import Job, Tenant
 from crm.tenancy import current_tenant_id
@@ -19,7 +19,7 @@ def customers_import_task(tenant_id: int, job_id: int, language: str = "tr") -> 
         return
     with translation.override(language), jobs.job_running(job) as progress:
         try:
-            table = imports.read_table(bytes(job.input_data or b""), job.input_name)
+            table = tables.read_table(bytes(job.input_data or b""), job.input_name)
             result = imports.customers_import(
                 tenant=tenant,
                 actor=job.created_by,

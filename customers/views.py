@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm import services as crm_services
+from crm import tables
 from crm.http import TenantRequest, tenant_view
 from crm.models import Job, PersonalDataAccess
 from crm.permissions import Perm
@@ -435,7 +436,7 @@ def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: in
     if job.status != Job.Status.DRAFT:
         return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
     try:
-        table = imports.read_table(bytes(job.input_data or b""), job.input_name)
+        table = tables.read_table(bytes(job.input_data or b""), job.input_name)
     except imports.ImportFileError as error:
         messages.error(request, str(error))
         return redirect("customers:import", tenant_slug=tenant_slug)

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
+from crm import tables
 from crm.models import Job
 from crm.tenancy import tenant_context
 from customers import imports
@@ -30,7 +31,7 @@ ROWS = [
 
 
 def _table(text: str, name: str = "musteriler.csv", encoding: str = "cp1254") -> imports.Table:
-    return imports.read_table(text.encode(encoding), name)
+    return tables.read_table(text.encode(encoding), name)
 
 
 def _import(world: TenantWorld, text: str, **kwargs: object) -> imports.ImportResult:
@@ -99,7 +100,7 @@ def test_xlsx_with_excel_dates(world_a: TenantWorld) -> None:
     sheet.append(["Elif", "Şahin", 5321239876, 31000])
     buffer = io.BytesIO()
     workbook.save(buffer)
-    table = imports.read_table(buffer.getvalue(), "liste.xlsx")
+    table = tables.read_table(buffer.getvalue(), "liste.xlsx")
     with tenant_context(world_a.tenant):
         mapping = imports.mapping_for(tenant=world_a.tenant, headers=table.headers)
         assert mapping == {

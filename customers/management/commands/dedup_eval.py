@@ -28,6 +28,7 @@ import phonenumbers
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from crm import tables
 from crm.models import Tenant
 from crm.tenancy import tenant_context
 from customers import dedup, imports
@@ -103,7 +104,7 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"No file {file}")
         try:
-            table = imports.read_table(path.read_bytes(), path.name)
+            table = tables.read_table(path.read_bytes(), path.name)
             mapping = imports.parse_mapping(options["mapping"])
         except imports.ImportFileError as error:
             raise CommandError(str(error)) from error

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from crm import tables
 from crm.models import Tenant
 from crm.tenancy import tenant_context
 from customers import imports
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         with tenant_context(company):
             try:
-                table = imports.read_table(path.read_bytes(), path.name)
+                table = tables.read_table(path.read_bytes(), path.name)
                 chosen = (
                     imports.parse_mapping(mapping)
                     if mapping
