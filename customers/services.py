@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -357,6 +357,22 @@ class UpsertResult:
     score: float | None = None
 
 
+def _lock_identifiers(tenant: Tenant, *key_groups: list[str]) -> None:
+    """Serialise upserts that carry the same identifier until this transaction ends.
+
+    Without it two POS calls for one new customer, arriving together, both find no
+    candidate and both create: the duplicate this app exists to prevent. Keys are
+    locked in sorted order so two upserts sharing several identifiers cannot deadlock.
+    SQLite needs nothing: it allows one writer at a time.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({f"{tenant.pk}:{key}" for group in key_groups for key in group})
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
 @transaction.atomic
 def customer_upsert(*, tenant: Tenant, actor: User | None, data: CustomerInput) -> UpsertResult:
     """Link the incoming record to the customer it surely is, or create a new one.
@@ -368,6 +384,12 @@ def customer_upsert(*, tenant: Tenant, actor: User | None, data: CustomerInput) 
     """
     ensure_same_tenant(tenant, data.home_branch)
     normalized = customer_normalize(data)
+    _lock_identifiers(
+        tenant,
+        [f"tckn:{normalized.fields['tckn']}"] if normalized.fields.get("tckn") else [],
+        [f"phone:{phone.e164}" for phone in normalized.phones],
+        [f"email:{address}" for address in normalized.emails],
+    )
     incoming = selectors.incoming_from_raw(
         kind=data.kind,
         first_name=data.first_name,
