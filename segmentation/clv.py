@@ -1,0 +1,807 @@
+"""Customer lifetime value: BG/NBD for the number of purchases, Gamma-Gamma for spend.
+
+Pure and vectorised (pandas/numpy/scipy, no Django models). The segmentation run
+calls these functions per tenant; ``manage.py clv_eval`` checks them on any
+transaction file. Both models are fitted by maximum likelihood here (the
+unmaintained ``lifetimes`` package is used only as the source of the CDNOW test
+data), and reproduce the published CDNOW estimates
+(tests/segmentation/test_clv_cdnow.py).
+
+References
+- Fader, Hardie & Lee (2005), "Counting Your Customers" the Easy Way: An
+  Alternative to the Pareto/NBD Model. Marketing Science 24(2) — BG/NBD.
+- Fader, Hardie & Lee (2005), RFM and CLV: Using Iso-Value Curves for Customer
+  Base Analysis. Journal of Marketing Research 42(4) — Gamma-Gamma spend model.
+- Fader & Hardie (2013), The Gamma-Gamma Model of Monetary Value (note).
+
+Conventions (as in the papers): purchases on the same day are one purchase (their
+amounts added); ``frequency`` is the number of repeat purchase days (all days
+after the first); ``recency`` is the time from the first to the last purchase;
+``T`` the time from the first purchase to the end of the period; time in weeks
+by default; ``monetary_value`` is the mean value of the repeat purchases (0 when
+there are none), because the first purchase is often different in kind.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from scipy import optimize, special
+
+__all__ = [
+    "MIN_CUSTOMERS",
+    "MIN_REPEAT_BUYERS",
+    "TIME_UNIT_DAYS",
+    "AgeBand",
+    "BgNbdFit",
+    "GammaGammaFit",
+    "NotEnoughData",
+    "ValueTier",
+    "age_value_matrix",
+    "bgnbd_conditional_expected_purchases",
+    "bgnbd_expected_purchases",
+    "bgnbd_fit",
+    "bgnbd_log_likelihood",
+    "bgnbd_probability_alive",
+    "customer_value",
+    "gamma_gamma_conditional_expected_spend",
+    "gamma_gamma_fit",
+    "gamma_gamma_log_likelihood",
+    "summary_from_transactions",
+    "summary_with_holdout",
+    "value_tiers",
+]
+
+# Days in one unit of model time.
+TIME_UNIT_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
+
+# Below these the fit describes noise, not customers: the caller gets NotEnoughData.
+MIN_CUSTOMERS = 100
+MIN_REPEAT_BUYERS = 30
+
+# Log-parameters are searched in [-LOG_BOUND, LOG_BOUND]; a fit that ends on the
+# edge has not found an interior maximum (e.g. no one ever churns, so b/a -> 0).
+LOG_BOUND = 12.0
+_AT_BOUND = 1e-3
+
+
+def _unit_days(time_unit: str) -> float:
+    try:
+        return TIME_UNIT_DAYS[time_unit]
+    except KeyError:
+        raise ValueError(
+            f"time_unit must be one of {', '.join(TIME_UNIT_DAYS)}, not {time_unit!r}"
+        ) from None
+
+
+# --- Not enough data ---------------------------------------------------------------
+
+
+_REASONS: dict[str, Any] = {
+    "too_few_customers": _(
+        "Only %(count)d customers have purchases; lifetime value needs at least %(minimum)d."
+    ),
+    "too_few_repeat_buyers": _(
+        "Only %(count)d customers have bought more than once; lifetime value needs at least "
+        "%(minimum)d. It will be calculated once more customers have come back."
+    ),
+    "not_converged": _(
+        "The %(model)s model could not be fitted to this purchase history "
+        "(the optimiser did not converge)."
+    ),
+    "at_bounds": _(
+        "The %(model)s model has no reliable estimate for this purchase history "
+        "(a parameter ran to the edge of its range; usually the history is too short "
+        "or too uniform)."
+    ),
+}
+
+
+class NotEnoughData(Exception):
+    """The history does not support a fit; ``message`` says why in the user's language.
+
+    ``code`` and ``params`` are stable, so a run can store them and show the
+    reason later in whichever language the reader uses (``message`` is
+    translated when read).
+    """
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        super().__init__(code)
+
+    @property
+    def message(self) -> str:
+        return gettext(str(_REASONS[self.code])) % self.params
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- Summaries from transactions -------------------------------------------------
+
+
+def _day_numbers(values: pd.Series, what: str) -> np.ndarray:
+    """Dates (date, datetime, string) as int64 days since 1970-01-01."""
+    stamps = pd.to_datetime(values, errors="raise")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    days = stamps.to_numpy(dtype="datetime64[D]").astype("int64")
+    return days
+
+
+def _as_day(value: datetime.date | str | pd.Timestamp) -> int:
+    stamp = pd.Timestamp(value)
+    return int(np.datetime64(stamp.date(), "D").astype("int64"))
+
+
+def _purchase_days(
+    tx: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str
+) -> pd.DataFrame:
+    """One row per (customer, day) with the day's total amount, sorted by customer and day."""
+    missing = [c for c in (customer_col, date_col, amount_col) if c not in tx.columns]
+    if missing:
+        raise KeyError(", ".join(missing))
+    days = pd.DataFrame(
+        {
+            "customer": tx[customer_col].to_numpy(),
+            "day": _day_numbers(tx[date_col], date_col),
+            "amount": pd.to_numeric(tx[amount_col], errors="raise").astype("float64").to_numpy(),
+        }
+    )
+    return days.groupby(["customer", "day"], sort=True, as_index=False)["amount"].sum()
+
+
+def _summarise(days: pd.DataFrame, end_day: int, unit: float) -> pd.DataFrame:
+    grouped = days.groupby("customer", sort=True)
+    first = grouped["day"].min()
+    last = grouped["day"].max()
+    count = grouped["day"].size()
+    total = grouped["amount"].sum()
+    first_amount = grouped["amount"].first()  # days are sorted: the first day's amount
+    repeats = count - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(repeats > 0, (total - first_amount) / repeats.clip(lower=1), 0.0)
+    summary = pd.DataFrame(
+        {
+            "frequency": repeats.astype("int64"),
+            "recency": (last - first) / unit,
+            "T": (end_day - first) / unit,
+            "monetary_value": monetary,
+        }
+    )
+    summary.index.name = "customer_id"
+    return summary
+
+
+def summary_from_transactions(
+    tx: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str,
+    observation_end: datetime.date | str | pd.Timestamp,
+    calibration_end: datetime.date | str | pd.Timestamp | None = None,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Per customer ``frequency, recency, T, monetary_value`` (index: customer id).
+
+    Transactions after ``observation_end`` are ignored. With ``calibration_end``
+    the summary describes the calibration period only (customers whose first
+    purchase is on or before it, T measured to it) and gets the holdout columns
+    of :func:`summary_with_holdout`. Raises KeyError naming missing columns and
+    ValueError for unreadable dates or amounts.
+    """
+    if calibration_end is not None:
+        return summary_with_holdout(
+            tx,
+            customer_col=customer_col,
+            date_col=date_col,
+            amount_col=amount_col,
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            time_unit=time_unit,
+        )
+    unit = _unit_days(time_unit)
+    end_day = _as_day(observation_end)
+    days = _purchase_days(tx, customer_col=customer_col, date_col=date_col, amount_col=amount_col)
+    return _summarise(days[days["day"] <= end_day], end_day, unit)
+
+
+def summary_with_holdout(
+    tx: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str,
+    calibration_end: datetime.date | str | pd.Timestamp,
+    observation_end: datetime.date | str | pd.Timestamp,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Calibration summary plus what each customer did in the holdout period.
+
+    Columns: ``frequency, recency, T, monetary_value`` for the calibration
+    period (up to and including ``calibration_end``), then
+    ``frequency_holdout`` (purchase days after ``calibration_end`` up to and
+    including ``observation_end``), ``monetary_value_holdout`` (their mean
+    value, 0 if none) and ``duration_holdout`` (holdout length in time units).
+    Only customers who bought in the calibration period are included.
+    """
+    unit = _unit_days(time_unit)
+    cal_day = _as_day(calibration_end)
+    end_day = _as_day(observation_end)
+    if end_day <= cal_day:
+        raise ValueError("observation_end must be after calibration_end")
+    days = _purchase_days(tx, customer_col=customer_col, date_col=date_col, amount_col=amount_col)
+    days = days[days["day"] <= end_day]
+    summary = _summarise(days[days["day"] <= cal_day], cal_day, unit)
+    holdout = days[(days["day"] > cal_day) & days["customer"].isin(summary.index)]
+    grouped = holdout.groupby("customer")
+    count = grouped["day"].size().reindex(summary.index, fill_value=0)
+    amount = grouped["amount"].sum().reindex(summary.index, fill_value=0.0)
+    summary["frequency_holdout"] = count.astype("int64")
+    summary["monetary_value_holdout"] = np.where(count > 0, amount / count.clip(lower=1), 0.0)
+    summary["duration_holdout"] = (end_day - cal_day) / unit
+    return summary
+
+
+# --- BG/NBD ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BgNbdFit:
+    r: float
+    alpha: float
+    a: float
+    b: float
+    ll: float
+    n_customers: int
+    converged: bool
+    # Customers the parameters were estimated on (< n_customers when sampled).
+    n_fitted: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bgnbd_log_likelihood(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    frequency: np.ndarray | pd.Series,
+    recency: np.ndarray | pd.Series,
+    T: np.ndarray | pd.Series,
+) -> np.ndarray:
+    """Per-customer log-likelihood of the BG/NBD model (FHL 2005, eq. 6).
+
+    L = B(a, b+x)/B(a, b) · Γ(r+x)/Γ(r) · α^r/(α+T)^(r+x)
+        + [x > 0] · B(a+1, b+x-1)/B(a, b) · Γ(r+x)/Γ(r) · α^r/(α+t_x)^(r+x),
+    summed in log space (logaddexp) so large x or T never overflow.
+    """
+    x = np.asarray(frequency, dtype="float64")
+    t_x = np.asarray(recency, dtype="float64")
+    t = np.asarray(T, dtype="float64")
+    common = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
+    beta_ab = special.betaln(a, b)
+    term_t = special.betaln(a, b + x) - beta_ab - (r + x) * np.log(alpha + t)
+    repeat = x > 0
+    # For x = 0 the second term does not exist; b + x - 1 may be <= 0 there, so
+    # evaluate it only where it is defined.
+    x_safe = np.where(repeat, x, 1.0)
+    term_dropout = (
+        special.betaln(a + 1, b + x_safe - 1) - beta_ab - (r + x_safe) * np.log(alpha + t_x)
+    )
+    ll: np.ndarray = common + np.where(repeat, np.logaddexp(term_t, term_dropout), term_t)
+    return ll
+
+
+def _compress(columns: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Unique rows and their counts: the likelihood is then evaluated once per pattern."""
+    frame = pd.DataFrame(columns)
+    counts = frame.groupby(list(columns), sort=False).size()
+    unique = counts.index.to_frame(index=False)
+    return {c: unique[c].to_numpy(dtype="float64") for c in columns}, counts.to_numpy("float64")
+
+
+def _sample_positions(n: int, limit: int | None, seed: int) -> np.ndarray | None:
+    if limit is None or n <= limit:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def _minimise(
+    objective: Any, starts: Sequence[np.ndarray], n_params: int
+) -> tuple[np.ndarray, float, bool]:
+    """Best of several L-BFGS-B runs over bounded log-parameters."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * n_params
+    best: Any = None
+    for start in starts:
+        result = optimize.minimize(
+            objective,
+            start,
+            method="L-BFGS-B",
+            jac=True,
+            bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+        )
+        if not np.isfinite(result.fun):
+            continue
+        if best is None or result.fun < best.fun:
+            best = result
+    if best is None:
+        return np.full(n_params, np.nan), math.inf, False
+    # L-BFGS-B reports "ABNORMAL" when it cannot improve further on a flat
+    # optimum; a small gradient is the real test of having reached a maximum.
+    converged = bool(best.success) or bool(np.max(np.abs(best.jac)) < 1e-3)
+    return np.asarray(best.x), float(best.fun), converged
+
+
+def _bgnbd_negll_and_grad(
+    log_params: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    t: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """Weighted negative log-likelihood and its gradient in log-parameters."""
+    r, alpha, a, b = np.exp(log_params)
+    repeat = x > 0
+    x_safe = np.where(repeat, x, 1.0)
+    log_at = np.log(alpha + t)
+    log_atx = np.log(alpha + t_x)
+    common = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
+    beta_ab = special.betaln(a, b)
+    term1 = special.betaln(a, b + x) - beta_ab - (r + x) * log_at
+    term2 = special.betaln(a + 1, b + x_safe - 1) - beta_ab - (r + x_safe) * log_atx
+    mix = np.where(repeat, np.logaddexp(term1, term2), term1)
+    ll = common + mix
+    # Weight of each term in the sum, for the chain rule through logaddexp.
+    w1 = np.where(repeat, np.exp(term1 - mix), 1.0)
+    w2 = 1.0 - w1
+    dg_ab = special.digamma(a + b)
+    d_r = special.digamma(r + x) - special.digamma(r) + math.log(alpha) - w1 * log_at - w2 * log_atx
+    d_alpha = r / alpha - w1 * (r + x) / (alpha + t) - w2 * (r + x_safe) / (alpha + t_x)
+    # d/da betaln(a, y) = ψ(a) - ψ(a+y); d/db betaln(a, b) = ψ(b) - ψ(a+b).
+    d_beta_ab_a = special.digamma(a) - dg_ab
+    d_beta_ab_b = special.digamma(b) - dg_ab
+    d1_a = special.digamma(a) - special.digamma(a + b + x) - d_beta_ab_a
+    d1_b = special.digamma(b + x) - special.digamma(a + b + x) - d_beta_ab_b
+    d2_a = special.digamma(a + 1) - special.digamma(a + b + x_safe) - d_beta_ab_a
+    d2_b = special.digamma(b + x_safe - 1) - special.digamma(a + b + x_safe) - d_beta_ab_b
+    d_a = w1 * d1_a + w2 * np.where(repeat, d2_a, 0.0)
+    d_b = w1 * d1_b + w2 * np.where(repeat, d2_b, 0.0)
+    grad = np.array(
+        [
+            np.dot(weights, d_r) * r,
+            np.dot(weights, d_alpha) * alpha,
+            np.dot(weights, d_a) * a,
+            np.dot(weights, d_b) * b,
+        ]
+    )
+    value = -float(np.dot(weights, ll))
+    if not np.isfinite(value):
+        return math.inf, np.zeros(4)
+    return value, -grad
+
+
+def bgnbd_fit(
+    summary: pd.DataFrame,
+    *,
+    min_customers: int = MIN_CUSTOMERS,
+    min_repeat_buyers: int = MIN_REPEAT_BUYERS,
+    max_customers: int | None = None,
+    seed: int = 0,
+) -> BgNbdFit:
+    """Maximum-likelihood BG/NBD fit on ``frequency, recency, T``.
+
+    Customers with identical (x, t_x, T) are evaluated once and weighted, so
+    the cost grows with the number of distinct histories rather than customers.
+    ``max_customers`` fits on a deterministic random sample (``seed``) when the
+    base is larger. Raises NotEnoughData when the history cannot support a fit.
+    """
+    n = len(summary)
+    repeaters = int((summary["frequency"] > 0).sum())
+    if n < min_customers:
+        raise NotEnoughData("too_few_customers", count=n, minimum=min_customers)
+    if repeaters < min_repeat_buyers:
+        raise NotEnoughData("too_few_repeat_buyers", count=repeaters, minimum=min_repeat_buyers)
+    rows = _sample_positions(n, max_customers, seed)
+    part = summary if rows is None else summary.iloc[rows]
+    data, weights = _compress(
+        {
+            "x": part["frequency"].to_numpy("float64"),
+            "t_x": part["recency"].to_numpy("float64"),
+            "t": part["T"].to_numpy("float64"),
+        }
+    )
+    mean_t = float(np.average(data["t"], weights=weights))
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        return _bgnbd_negll_and_grad(log_params, data["x"], data["t_x"], data["t"], weights)
+
+    # Starts: a neutral one, and one with α on the scale of the observation window.
+    starts = [
+        np.log([1.0, 1.0, 1.0, 1.0]),
+        np.log([0.5, max(mean_t, 1e-3) / 4, 0.8, 2.5]),
+    ]
+    log_params, negll, converged = _minimise(objective, starts, 4)
+    if not converged:
+        raise NotEnoughData("not_converged", model="BG/NBD")
+    if np.any(np.abs(log_params) > LOG_BOUND - _AT_BOUND):
+        raise NotEnoughData("at_bounds", model="BG/NBD")
+    r, alpha, a, b = (float(v) for v in np.exp(log_params))
+    ll = -negll
+    if rows is not None:
+        # Report the log-likelihood of the whole base for the fitted parameters.
+        ll = float(
+            bgnbd_log_likelihood(
+                r, alpha, a, b, summary["frequency"], summary["recency"], summary["T"]
+            ).sum()
+        )
+    return BgNbdFit(
+        r=r,
+        alpha=alpha,
+        a=a,
+        b=b,
+        ll=ll,
+        n_customers=n,
+        converged=converged,
+        n_fitted=len(part),
+    )
+
+
+def bgnbd_probability_alive(
+    fit: BgNbdFit,
+    frequency: np.ndarray | pd.Series,
+    recency: np.ndarray | pd.Series,
+    T: np.ndarray | pd.Series,
+) -> np.ndarray:
+    """P(still active | x, t_x, T) = 1 / (1 + [x>0] · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x))."""
+    x = np.asarray(frequency, dtype="float64")
+    t_x = np.asarray(recency, dtype="float64")
+    t = np.asarray(T, dtype="float64")
+    repeat = x > 0
+    x_safe = np.where(repeat, x, 1.0)
+    log_odds = (
+        math.log(fit.a)
+        - np.log(fit.b + x_safe - 1)
+        + (fit.r + x_safe) * (np.log(fit.alpha + t) - np.log(fit.alpha + t_x))
+    )
+    # expit(-log_odds) = 1 / (1 + exp(log_odds)), stable for large odds.
+    p: np.ndarray = np.where(repeat, special.expit(-log_odds), 1.0)
+    return p
+
+
+def bgnbd_conditional_expected_purchases(
+    fit: BgNbdFit,
+    t: float,
+    frequency: np.ndarray | pd.Series,
+    recency: np.ndarray | pd.Series,
+    T: np.ndarray | pd.Series,
+) -> np.ndarray:
+    """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` time units (FHL 2005, eq. 10)."""
+    x = np.asarray(frequency, dtype="float64")
+    t_x = np.asarray(recency, dtype="float64")
+    big_t = np.asarray(T, dtype="float64")
+    r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
+    if t <= 0:
+        return np.zeros_like(x)
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + big_t + t))
+    bracket = 1.0 - np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t))) * hyp
+    numerator = (a + b + x - 1) / (a - 1) * bracket
+    repeat = x > 0
+    x_safe = np.where(repeat, x, 1.0)
+    odds = np.where(
+        repeat,
+        fit.a
+        / (b + x_safe - 1)
+        * np.exp((r + x_safe) * (np.log(alpha + big_t) - np.log(alpha + t_x))),
+        0.0,
+    )
+    expected: np.ndarray = numerator / (1.0 + odds)
+    return expected
+
+
+def bgnbd_expected_purchases(fit: BgNbdFit, t: np.ndarray | float) -> np.ndarray:
+    """E[X(t)] for a new customer: (a+b-1)/(a-1) · [1 - (α/(α+t))^r · 2F1(r, b; a+b-1; t/(α+t))]."""
+    tt = np.asarray(t, dtype="float64")
+    r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
+    hyp = special.hyp2f1(r, b, a + b - 1, tt / (alpha + tt))
+    result: np.ndarray = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + tt)) ** r * hyp)
+    return result
+
+
+# --- Gamma-Gamma ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GammaGammaFit:
+    p: float
+    q: float
+    v: float
+    ll: float
+    n_customers: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def gamma_gamma_log_likelihood(
+    p: float,
+    q: float,
+    v: float,
+    frequency: np.ndarray | pd.Series,
+    monetary_value: np.ndarray | pd.Series,
+) -> np.ndarray:
+    """Per-customer log-likelihood of the mean repeat spend m_x over x repeat purchases.
+
+    f(m_x | p, q, γ, x) = Γ(px+q) / (Γ(px) Γ(q)) · γ^q · m_x^(px-1) · x^(px) / (γ + x·m_x)^(px+q)
+    (Fader & Hardie 2013, eq. 5).
+    """
+    x = np.asarray(frequency, dtype="float64")
+    m = np.asarray(monetary_value, dtype="float64")
+    px = p * x
+    ll: np.ndarray = (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * math.log(v)
+        + (px - 1) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(v + x * m)
+    )
+    return ll
+
+
+def _gamma_gamma_negll_and_grad(
+    log_params: np.ndarray, x: np.ndarray, m: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray]:
+    p, q, v = np.exp(log_params)
+    px = p * x
+    log_vxm = np.log(v + x * m)
+    ll = (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * math.log(v)
+        + (px - 1) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * log_vxm
+    )
+    dg = special.digamma(px + q)
+    d_p = x * (dg - special.digamma(px) + np.log(m) + np.log(x) - log_vxm)
+    d_q = dg - special.digamma(q) + math.log(v) - log_vxm
+    d_v = q / v - (px + q) / (v + x * m)
+    grad = np.array([np.dot(weights, d_p) * p, np.dot(weights, d_q) * q, np.dot(weights, d_v) * v])
+    value = -float(np.dot(weights, ll))
+    if not np.isfinite(value):
+        return math.inf, np.zeros(3)
+    return value, -grad
+
+
+def gamma_gamma_fit(
+    summary: pd.DataFrame,
+    *,
+    min_repeat_buyers: int = MIN_REPEAT_BUYERS,
+    max_customers: int | None = None,
+    seed: int = 0,
+) -> GammaGammaFit:
+    """Maximum-likelihood Gamma-Gamma fit on repeat buyers' mean repeat value.
+
+    Uses customers with ``frequency > 0`` and ``monetary_value > 0`` (refunds
+    that net to zero or less say nothing about spend). Raises NotEnoughData when
+    there are too few of them, the fit fails, or q <= 1 (then the expected spend
+    is undefined).
+    """
+    usable = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    n = len(usable)
+    if n < min_repeat_buyers:
+        raise NotEnoughData("too_few_repeat_buyers", count=n, minimum=min_repeat_buyers)
+    rows = _sample_positions(n, max_customers, seed)
+    part = usable if rows is None else usable.iloc[rows]
+    data, weights = _compress(
+        {
+            "x": part["frequency"].to_numpy("float64"),
+            "m": part["monetary_value"].to_numpy("float64"),
+        }
+    )
+    mean_m = float(np.average(data["m"], weights=weights))
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        return _gamma_gamma_negll_and_grad(log_params, data["x"], data["m"], weights)
+
+    starts = [np.log([1.0, 1.0, 1.0]), np.log([2.0, 3.0, max(mean_m, 1e-3)])]
+    log_params, negll, converged = _minimise(objective, starts, 3)
+    if not converged:
+        raise NotEnoughData("not_converged", model="Gamma-Gamma")
+    if np.any(np.abs(log_params) > LOG_BOUND - _AT_BOUND):
+        raise NotEnoughData("at_bounds", model="Gamma-Gamma")
+    p, q, v = (float(value) for value in np.exp(log_params))
+    if q <= 1:
+        raise NotEnoughData("at_bounds", model="Gamma-Gamma")
+    ll = -negll
+    if rows is not None:
+        ll = float(
+            gamma_gamma_log_likelihood(p, q, v, usable["frequency"], usable["monetary_value"]).sum()
+        )
+    return GammaGammaFit(p=p, q=q, v=v, ll=ll, n_customers=n)
+
+
+def gamma_gamma_conditional_expected_spend(
+    fit: GammaGammaFit,
+    frequency: np.ndarray | pd.Series,
+    monetary_value: np.ndarray | pd.Series,
+) -> np.ndarray:
+    """E[M | p, q, γ, m_x, x] = p(γ + x·m_x) / (px + q - 1).
+
+    With x = 0 this is the population mean pγ/(q-1): a one-time buyer's first
+    purchase is not used, as in the model.
+    """
+    x = np.asarray(frequency, dtype="float64")
+    m = np.where(x > 0, np.asarray(monetary_value, dtype="float64"), 0.0)
+    spend: np.ndarray = fit.p * (fit.v + x * m) / (fit.p * x + fit.q - 1)
+    return spend
+
+
+# --- Customer value ---------------------------------------------------------------
+
+
+def customer_value(
+    summary: pd.DataFrame,
+    bgnbd: BgNbdFit,
+    gg: GammaGammaFit,
+    *,
+    horizons_days: Sequence[int] = (90, 365),
+    monthly_discount_rate: float = 0.01,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """Per customer: ``p_alive``, ``expected_purchases_<days>`` for each horizon,
+    ``expected_spend`` (Gamma-Gamma expected value of one future purchase) and
+    ``clv`` (discounted expected margin-free revenue over the longest horizon).
+
+    CLV adds, month by month, the expected purchases in that month times the
+    expected spend, discounted at ``monthly_discount_rate`` per month (the
+    Fader-Hardie-Lee discrete approximation). ``time_unit`` must be the one the
+    summary was built with. Index: the summary's.
+    """
+    unit = _unit_days(time_unit)
+    x = summary["frequency"].to_numpy("float64")
+    t_x = summary["recency"].to_numpy("float64")
+    big_t = summary["T"].to_numpy("float64")
+    out = pd.DataFrame(index=summary.index)
+    out["p_alive"] = bgnbd_probability_alive(bgnbd, x, t_x, big_t)
+    for days in horizons_days:
+        out[f"expected_purchases_{days}"] = bgnbd_conditional_expected_purchases(
+            bgnbd, days / unit, x, t_x, big_t
+        )
+    spend = gamma_gamma_conditional_expected_spend(gg, x, summary["monetary_value"])
+    out["expected_spend"] = spend
+
+    horizon = max(horizons_days)
+    months = max(1, math.ceil(horizon / TIME_UNIT_DAYS["M"] - 1e-9))
+    step = horizon / months / unit
+    clv = np.zeros_like(x)
+    previous = np.zeros_like(x)
+    for month in range(1, months + 1):
+        cumulative = bgnbd_conditional_expected_purchases(bgnbd, month * step, x, t_x, big_t)
+        clv += spend * (cumulative - previous) / (1 + monthly_discount_rate) ** month
+        previous = cumulative
+    out["clv"] = clv
+    return out
+
+
+# --- Value tiers and the age-value matrix -------------------------------------------
+
+
+class ValueTier(models.TextChoices):
+    TOP = "top", _("Top 5%")
+    HIGH = "high", _("Next 15%")
+    MEDIUM = "medium", _("Next 30%")
+    LOW = "low", _("Remaining 50%")
+    UNKNOWN = "unknown", _("No estimate")
+
+
+# Upper edge of each tier as a share of customers ranked by CLV, best first.
+VALUE_TIER_CUTS: tuple[tuple[ValueTier, float], ...] = (
+    (ValueTier.TOP, 0.05),
+    (ValueTier.HIGH, 0.20),
+    (ValueTier.MEDIUM, 0.50),
+    (ValueTier.LOW, 1.0),
+)
+
+
+def value_tiers(clv: pd.Series) -> pd.Series:
+    """Tier per customer from CLV: top 5%, next 15%, next 30%, remaining 50%.
+
+    A customer's place is the share of customers with a strictly higher CLV, so
+    equal values share a tier and the result does not depend on input order.
+    Missing CLV gets ``unknown``.
+    """
+    values = pd.to_numeric(clv, errors="coerce")
+    present = values.notna()
+    tiers = pd.Series(ValueTier.UNKNOWN.value, index=clv.index, dtype=object)
+    n = int(present.sum())
+    if n == 0:
+        return tiers
+    better = (-values[present]).rank(method="min").to_numpy() - 1.0
+    share = better / n
+    codes = np.full(n, ValueTier.LOW.value, dtype=object)
+    for tier, cut in reversed(VALUE_TIER_CUTS):
+        codes[share < cut] = tier.value
+    tiers[present] = codes
+    return tiers
+
+
+class AgeBand(models.TextChoices):
+    UNDER_18 = "under_18", _("Under 18")
+    AGE_18_24 = "18_24", _("18–24")
+    AGE_25_34 = "25_34", _("25–34")
+    AGE_35_44 = "35_44", _("35–44")
+    AGE_45_54 = "45_54", _("45–54")
+    AGE_55_64 = "55_64", _("55–64")
+    AGE_65_PLUS = "65_plus", _("65 and over")
+
+
+_AGE_EDGES = np.array([18, 25, 35, 45, 55, 65])
+
+
+def _ages(birth: pd.Series, as_of: datetime.date) -> np.ndarray:
+    stamps = pd.to_datetime(birth, errors="coerce")
+    years = as_of.year - stamps.dt.year
+    before_birthday = (stamps.dt.month > as_of.month) | (
+        (stamps.dt.month == as_of.month) & (stamps.dt.day > as_of.day)
+    )
+    ages: np.ndarray = (years - before_birthday.astype("float64")).to_numpy("float64")
+    return ages
+
+
+def age_value_matrix(
+    frame: pd.DataFrame,
+    as_of: datetime.date,
+    *,
+    birth_col: str = "birth_date",
+    tier_col: str = "tier",
+    clv_col: str = "clv",
+) -> pd.DataFrame:
+    """Age band × value tier: customers and their CLV.
+
+    ``frame`` has ``birth_date``, ``tier`` (ValueTier values) and optionally
+    ``clv``. Customers without a birth date (and companies) are left out, as are
+    birth dates after ``as_of``. Returns one row per (age_band, tier), every
+    combination present in AgeBand × ValueTier order, with ``customers``,
+    ``clv_total`` and ``clv_mean`` (NaN where there are no customers).
+    """
+    ages = _ages(frame[birth_col], as_of)
+    known = ~np.isnan(ages) & (ages >= 0)
+    bands = np.array(AgeBand.values, dtype=object)
+    band = bands[np.searchsorted(_AGE_EDGES, ages[known], side="right")]
+    clv = (
+        pd.to_numeric(frame[clv_col], errors="coerce").to_numpy("float64")[known]
+        if clv_col in frame.columns
+        else np.zeros(int(known.sum()))
+    )
+    data = pd.DataFrame({"age_band": band, "tier": frame[tier_col].to_numpy()[known], "clv": clv})
+    grouped = data.groupby(["age_band", "tier"])["clv"].agg(["size", "sum"])
+    full = pd.MultiIndex.from_product(
+        [AgeBand.values, ValueTier.values], names=["age_band", "tier"]
+    )
+    grouped = grouped.reindex(full, fill_value=0)
+    result = pd.DataFrame(
+        {
+            "customers": grouped["size"].astype("int64"),
+            "clv_total": grouped["sum"].astype("float64"),
+        }
+    )
+    result["clv_mean"] = result["clv_total"] / result["customers"].where(result["customers"] > 0)
+    return result.reset_index()
