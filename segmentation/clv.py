@@ -38,6 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from scipy import optimize, special
 
 __all__ = [
+    "MAX_FIT_CUSTOMERS",
     "MIN_CUSTOMERS",
     "MIN_REPEAT_BUYERS",
     "TIME_UNIT_DAYS",
@@ -323,9 +324,11 @@ def _sample_positions(n: int, limit: int | None, seed: int) -> np.ndarray | None
 def _minimise(
     objective: Any, starts: Sequence[np.ndarray], n_params: int
 ) -> tuple[np.ndarray, float, bool]:
-    """Best of several L-BFGS-B runs over bounded log-parameters."""
+    """L-BFGS-B over bounded log-parameters from the first start; the further
+    starts are tried only when it fails or ends on a bound, and the best wins."""
     bounds = [(-LOG_BOUND, LOG_BOUND)] * n_params
     best: Any = None
+    best_converged = False
     for start in starts:
         result = optimize.minimize(
             objective,
@@ -337,50 +340,84 @@ def _minimise(
         )
         if not np.isfinite(result.fun):
             continue
+        # L-BFGS-B reports "ABNORMAL" when it cannot improve further on a flat
+        # optimum; a small gradient relative to the sample is the real test.
+        converged = bool(result.success) or bool(
+            np.max(np.abs(result.jac)) < 1e-6 * max(1.0, abs(result.fun))
+        )
         if best is None or result.fun < best.fun:
-            best = result
+            best, best_converged = result, converged
+        interior = bool(np.all(np.abs(result.x) < LOG_BOUND - _AT_BOUND))
+        if best_converged and interior and best is result:
+            break
     if best is None:
         return np.full(n_params, np.nan), math.inf, False
-    # L-BFGS-B reports "ABNORMAL" when it cannot improve further on a flat
-    # optimum; a small gradient is the real test of having reached a maximum.
-    converged = bool(best.success) or bool(np.max(np.abs(best.jac)) < 1e-3)
-    return np.asarray(best.x), float(best.fun), converged
+    return np.asarray(best.x), float(best.fun), best_converged
+
+
+# Above this many customers a fit uses a deterministic random sample of them:
+# parameters estimated on 200,000 customers are as good as on a million for
+# four (or three) numbers, at a fifth of the time. Predictions still cover everyone.
+MAX_FIT_CUSTOMERS = 200_000
+
+
+@dataclass(frozen=True)
+class _ByFrequency:
+    """Data for an objective whose special functions depend on x only.
+
+    Gamma, beta and digamma functions are evaluated on the few hundred distinct
+    purchase counts and gathered back with ``inverse``; only logs run per row.
+    That keeps one evaluation cheap at a million customers.
+    """
+
+    x_unique: np.ndarray
+    inverse: np.ndarray
+    x: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, weights: np.ndarray) -> _ByFrequency:
+        x_unique, inverse = np.unique(x, return_inverse=True)
+        return cls(x_unique=x_unique, inverse=inverse, x=x, weights=weights)
 
 
 def _bgnbd_negll_and_grad(
-    log_params: np.ndarray,
-    x: np.ndarray,
-    t_x: np.ndarray,
-    t: np.ndarray,
-    weights: np.ndarray,
+    log_params: np.ndarray, data: _ByFrequency, t_x: np.ndarray, t: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """Weighted negative log-likelihood and its gradient in log-parameters."""
     r, alpha, a, b = np.exp(log_params)
-    repeat = x > 0
-    x_safe = np.where(repeat, x, 1.0)
+    xu, inv, x, weights = data.x_unique, data.inverse, data.x, data.weights
+    repeat_u = xu > 0
+    xs_u = np.where(repeat_u, xu, 1.0)
+    beta_ab = special.betaln(a, b)
+    dg_ab = special.digamma(a + b)
+    # Per distinct x: the constant parts of both terms and their derivatives.
+    common_u = special.gammaln(r + xu) - special.gammaln(r) + r * math.log(alpha)
+    b1_u = special.betaln(a, b + xu) - beta_ab
+    b2_u = special.betaln(a + 1, b + xs_u - 1) - beta_ab
+    d_common_r_u = special.digamma(r + xu) - special.digamma(r) + math.log(alpha)
+    d1_a_u = special.digamma(a) - special.digamma(a + b + xu) - (special.digamma(a) - dg_ab)
+    d1_b_u = special.digamma(b + xu) - special.digamma(a + b + xu) - (special.digamma(b) - dg_ab)
+    d2_a_u = special.digamma(a + 1) - special.digamma(a + b + xs_u) - (special.digamma(a) - dg_ab)
+    d2_b_u = (
+        special.digamma(b + xs_u - 1) - special.digamma(a + b + xs_u) - (special.digamma(b) - dg_ab)
+    )
+
+    repeat = repeat_u[inv]
+    x_safe = xs_u[inv]
     log_at = np.log(alpha + t)
     log_atx = np.log(alpha + t_x)
-    common = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
-    beta_ab = special.betaln(a, b)
-    term1 = special.betaln(a, b + x) - beta_ab - (r + x) * log_at
-    term2 = special.betaln(a + 1, b + x_safe - 1) - beta_ab - (r + x_safe) * log_atx
+    term1 = b1_u[inv] - (r + x) * log_at
+    term2 = b2_u[inv] - (r + x_safe) * log_atx
     mix = np.where(repeat, np.logaddexp(term1, term2), term1)
-    ll = common + mix
-    # Weight of each term in the sum, for the chain rule through logaddexp.
+    ll = common_u[inv] + mix
+    # Share of each term in the sum, for the chain rule through logaddexp.
     w1 = np.where(repeat, np.exp(term1 - mix), 1.0)
     w2 = 1.0 - w1
-    dg_ab = special.digamma(a + b)
-    d_r = special.digamma(r + x) - special.digamma(r) + math.log(alpha) - w1 * log_at - w2 * log_atx
+    d_r = d_common_r_u[inv] - w1 * log_at - w2 * log_atx
     d_alpha = r / alpha - w1 * (r + x) / (alpha + t) - w2 * (r + x_safe) / (alpha + t_x)
-    # d/da betaln(a, y) = ψ(a) - ψ(a+y); d/db betaln(a, b) = ψ(b) - ψ(a+b).
-    d_beta_ab_a = special.digamma(a) - dg_ab
-    d_beta_ab_b = special.digamma(b) - dg_ab
-    d1_a = special.digamma(a) - special.digamma(a + b + x) - d_beta_ab_a
-    d1_b = special.digamma(b + x) - special.digamma(a + b + x) - d_beta_ab_b
-    d2_a = special.digamma(a + 1) - special.digamma(a + b + x_safe) - d_beta_ab_a
-    d2_b = special.digamma(b + x_safe - 1) - special.digamma(a + b + x_safe) - d_beta_ab_b
-    d_a = w1 * d1_a + w2 * np.where(repeat, d2_a, 0.0)
-    d_b = w1 * d1_b + w2 * np.where(repeat, d2_b, 0.0)
+    d_a = w1 * d1_a_u[inv] + w2 * np.where(repeat, d2_a_u[inv], 0.0)
+    d_b = w1 * d1_b_u[inv] + w2 * np.where(repeat, d2_b_u[inv], 0.0)
     grad = np.array(
         [
             np.dot(weights, d_r) * r,
@@ -390,7 +427,7 @@ def _bgnbd_negll_and_grad(
         ]
     )
     value = -float(np.dot(weights, ll))
-    if not np.isfinite(value):
+    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
         return math.inf, np.zeros(4)
     return value, -grad
 
@@ -400,7 +437,7 @@ def bgnbd_fit(
     *,
     min_customers: int = MIN_CUSTOMERS,
     min_repeat_buyers: int = MIN_REPEAT_BUYERS,
-    max_customers: int | None = None,
+    max_customers: int | None = MAX_FIT_CUSTOMERS,
     seed: int = 0,
 ) -> BgNbdFit:
     """Maximum-likelihood BG/NBD fit on ``frequency, recency, T``.
@@ -427,8 +464,10 @@ def bgnbd_fit(
     )
     mean_t = float(np.average(data["t"], weights=weights))
 
+    by_x = _ByFrequency.of(data["x"], weights)
+
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        return _bgnbd_negll_and_grad(log_params, data["x"], data["t_x"], data["t"], weights)
+        return _bgnbd_negll_and_grad(log_params, by_x, data["t_x"], data["t"])
 
     # Starts: a neutral one, and one with α on the scale of the observation window.
     starts = [
@@ -565,27 +604,26 @@ def gamma_gamma_log_likelihood(
 
 
 def _gamma_gamma_negll_and_grad(
-    log_params: np.ndarray, x: np.ndarray, m: np.ndarray, weights: np.ndarray
+    log_params: np.ndarray, data: _ByFrequency, m: np.ndarray, log_m: np.ndarray
 ) -> tuple[float, np.ndarray]:
     p, q, v = np.exp(log_params)
+    xu, inv, x, weights = data.x_unique, data.inverse, data.x, data.weights
+    pxu = p * xu
+    const_u = (
+        special.gammaln(pxu + q) - special.gammaln(pxu) - special.gammaln(q) + pxu * np.log(xu)
+    )
+    dg_u = special.digamma(pxu + q)
+    d_p_u = xu * (dg_u - special.digamma(pxu) + np.log(xu))
+    d_q_u = dg_u - special.digamma(q)
     px = p * x
     log_vxm = np.log(v + x * m)
-    ll = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * math.log(v)
-        + (px - 1) * np.log(m)
-        + px * np.log(x)
-        - (px + q) * log_vxm
-    )
-    dg = special.digamma(px + q)
-    d_p = x * (dg - special.digamma(px) + np.log(m) + np.log(x) - log_vxm)
-    d_q = dg - special.digamma(q) + math.log(v) - log_vxm
+    ll = const_u[inv] + q * math.log(v) + (px - 1) * log_m - (px + q) * log_vxm
+    d_p = d_p_u[inv] + x * (log_m - log_vxm)
+    d_q = d_q_u[inv] + math.log(v) - log_vxm
     d_v = q / v - (px + q) / (v + x * m)
     grad = np.array([np.dot(weights, d_p) * p, np.dot(weights, d_q) * q, np.dot(weights, d_v) * v])
     value = -float(np.dot(weights, ll))
-    if not np.isfinite(value):
+    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
         return math.inf, np.zeros(3)
     return value, -grad
 
@@ -594,7 +632,7 @@ def gamma_gamma_fit(
     summary: pd.DataFrame,
     *,
     min_repeat_buyers: int = MIN_REPEAT_BUYERS,
-    max_customers: int | None = None,
+    max_customers: int | None = MAX_FIT_CUSTOMERS,
     seed: int = 0,
 ) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma fit on repeat buyers' mean repeat value.
@@ -618,8 +656,11 @@ def gamma_gamma_fit(
     )
     mean_m = float(np.average(data["m"], weights=weights))
 
+    by_x = _ByFrequency.of(data["x"], weights)
+    log_m = np.log(data["m"])
+
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        return _gamma_gamma_negll_and_grad(log_params, data["x"], data["m"], weights)
+        return _gamma_gamma_negll_and_grad(log_params, by_x, data["m"], log_m)
 
     starts = [np.log([1.0, 1.0, 1.0]), np.log([2.0, 3.0, max(mean_m, 1e-3)])]
     log_params, negll, converged = _minimise(objective, starts, 3)
@@ -805,3 +846,106 @@ def age_value_matrix(
     )
     result["clv_mean"] = result["clv_total"] / result["customers"].where(result["customers"] > 0)
     return result.reset_index()
+
+
+# --- Holdout evaluation and simulation ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldoutEvaluation:
+    bgnbd: BgNbdFit
+    gamma_gamma: GammaGammaFit
+    customers: int
+    holdout_length: float  # in time units
+    predicted: float  # expected repeat purchases in the holdout, all customers
+    actual: int  # repeat purchase days that happened in the holdout
+    mae: float  # mean over customers of |predicted - actual|
+
+
+def evaluate_holdout(
+    summary: pd.DataFrame, *, max_customers: int | None = MAX_FIT_CUSTOMERS, seed: int = 0
+) -> HoldoutEvaluation:
+    """Fit both models on a :func:`summary_with_holdout` frame and compare the
+    BG/NBD prediction for the holdout period with what customers actually did."""
+    bgnbd = bgnbd_fit(summary, max_customers=max_customers, seed=seed)
+    gg = gamma_gamma_fit(summary, max_customers=max_customers, seed=seed)
+    length = float(summary["duration_holdout"].iloc[0])
+    predicted = bgnbd_conditional_expected_purchases(
+        bgnbd, length, summary["frequency"], summary["recency"], summary["T"]
+    )
+    actual = summary["frequency_holdout"].to_numpy("float64")
+    return HoldoutEvaluation(
+        bgnbd=bgnbd,
+        gamma_gamma=gg,
+        customers=len(summary),
+        holdout_length=length,
+        predicted=float(predicted.sum()),
+        actual=int(actual.sum()),
+        mae=float(np.abs(predicted - actual).mean()),
+    )
+
+
+def bgnbd_simulate(
+    n: int,
+    *,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: np.ndarray | float,
+    holdout: float = 0.0,
+    seed: int = 0,
+    days_per_unit: float | None = 7.0,
+) -> pd.DataFrame:
+    """Customers drawn from the BG/NBD process itself, vectorised.
+
+    Each customer buys at Poisson rate λ ~ Gamma(r, α) and, after every repeat
+    purchase, leaves for good with probability p ~ Beta(a, b). Returns
+    ``frequency, recency, T`` for the observation window ``(0, T]`` and
+    ``frequency_holdout`` for ``(T, T + holdout]``. With ``days_per_unit``
+    times are rounded to whole days, as real purchase dates are. Used to test
+    the fit and to measure it at a million customers.
+    """
+    rng = np.random.default_rng(seed)
+    big_t = np.broadcast_to(np.asarray(T, dtype="float64"), (n,)).copy()
+    rate = rng.gamma(r, 1.0 / alpha, size=n)
+    p = rng.beta(a, b, size=n)
+    # Repeat purchases made before leaving: geometric on 1, 2, ... (alive until the first).
+    lifetime_purchases = rng.geometric(p)
+    in_window = rng.poisson(rate * big_t)
+    x = np.minimum(lifetime_purchases, in_window)
+    # Given n Poisson arrivals in (0, T], they are uniform; the x-th is Beta(x, n-x+1)·T.
+    has = x > 0
+    recency = np.zeros(n)
+    recency[has] = rng.beta(x[has], in_window[has] - x[has] + 1) * big_t[has]
+    later = in_window + rng.poisson(rate * holdout)
+    x_holdout = np.minimum(lifetime_purchases, later) - x
+    if days_per_unit:
+        # Same-day purchases are one purchase in real data; rounding may
+        # therefore only shorten recency, never push it past T.
+        recency = np.minimum(np.round(recency * days_per_unit) / days_per_unit, big_t)
+    return pd.DataFrame(
+        {
+            "frequency": x.astype("int64"),
+            "recency": recency,
+            "T": big_t,
+            "frequency_holdout": x_holdout.astype("int64"),
+        }
+    )
+
+
+def gamma_gamma_simulate(
+    frequency: np.ndarray | pd.Series, *, p: float, q: float, v: float, seed: int = 0
+) -> np.ndarray:
+    """Mean repeat spend drawn from the Gamma-Gamma model (0 where frequency is 0).
+
+    Each customer's ν ~ Gamma(q, γ); a purchase is Gamma(p, ν), so the mean of x
+    purchases is Gamma(px, xν).
+    """
+    rng = np.random.default_rng(seed)
+    x = np.asarray(frequency, dtype="float64")
+    nu = rng.gamma(q, 1.0 / v, size=len(x))
+    has = x > 0
+    m = np.zeros(len(x))
+    m[has] = rng.gamma(p * x[has], 1.0 / (x[has] * nu[has]))
+    return m
