@@ -131,12 +131,20 @@ class NotEnoughData(Exception):
 # --- Summaries from transactions -------------------------------------------------
 
 
-def _day_numbers(values: pd.Series, what: str) -> np.ndarray:
-    """Dates (date, datetime, string) as int64 days since 1970-01-01."""
-    stamps = pd.to_datetime(values, errors="raise")
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Dates (datetime64, date objects, ISO 8601 text) as int64 days since 1970-01-01.
+
+    Aware timestamps count by their local calendar day. Raises ValueError on text
+    that is not a date and on missing dates.
+    """
+    stamps = values if pd.api.types.is_datetime64_any_dtype(values) else None
+    if stamps is None:
+        stamps = pd.to_datetime(values, errors="raise", format="ISO8601")
     if getattr(stamps.dt, "tz", None) is not None:
         stamps = stamps.dt.tz_localize(None)
-    days = stamps.to_numpy(dtype="datetime64[D]").astype("int64")
+    if stamps.isna().any():
+        raise ValueError(f"missing date in row {int(np.flatnonzero(stamps.isna())[0])}")
+    days: np.ndarray = stamps.to_numpy(dtype="datetime64[D]").astype("int64")
     return days
 
 
@@ -155,7 +163,7 @@ def _purchase_days(
     days = pd.DataFrame(
         {
             "customer": tx[customer_col].to_numpy(),
-            "day": _day_numbers(tx[date_col], date_col),
+            "day": _day_numbers(tx[date_col]),
             "amount": pd.to_numeric(tx[amount_col], errors="raise").astype("float64").to_numpy(),
         }
     )

@@ -66,7 +66,7 @@ def cdnow_sample() -> Path:
             str(TESTDATA_DIR),
         ]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=300)  # noqa: S603
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise TestDataUnavailable(f"could not run pip download: {exc}") from exc
         if done.returncode != 0:
