@@ -24,7 +24,7 @@ CDNOW_MEMBER = "lifetimes/datasets/CDNOW_sample.txt"
 CDNOW_SAMPLE = TESTDATA_DIR / "CDNOW_sample.txt"
 
 
-class TestDataUnavailable(RuntimeError):
+class DataSetUnavailable(RuntimeError):
     """The file is not cached and could not be downloaded; the message says why."""
 
 
@@ -68,10 +68,10 @@ def cdnow_sample() -> Path:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TestDataUnavailable(f"could not run pip download: {exc}") from exc
+            raise DataSetUnavailable(f"could not run pip download: {exc}") from exc
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
-            raise TestDataUnavailable(
+            raise DataSetUnavailable(
                 f"pip download lifetimes=={LIFETIMES_VERSION} failed: {' '.join(tail)}"
             )
         archives = sorted(TESTDATA_DIR.glob("[Ll]ifetimes-*"))
@@ -80,12 +80,12 @@ def cdnow_sample() -> Path:
         if _extract(archive, CDNOW_MEMBER.split("/", 1)[1], partial):
             partial.replace(CDNOW_SAMPLE)
             return CDNOW_SAMPLE
-    raise TestDataUnavailable(f"{CDNOW_MEMBER} not found in {', '.join(map(str, archives))}")
+    raise DataSetUnavailable(f"{CDNOW_MEMBER} not found in {', '.join(map(str, archives))}")
 
 
 if __name__ == "__main__":
     try:
         print(cdnow_sample())
-    except TestDataUnavailable as exc:
+    except DataSetUnavailable as exc:
         # Not fatal for `make test`: the CDNOW tests then skip and say why.
         print(f"test data unavailable: {exc}", file=sys.stderr)
