@@ -153,40 +153,80 @@ def _as_day(value: datetime.date | str | pd.Timestamp) -> int:
     return int(np.datetime64(stamp.date(), "D").astype("int64"))
 
 
+@dataclass(frozen=True)
+class _PurchaseDays:
+    """One entry per (customer, day) with the day's total, sorted by customer then day.
+
+    ``code`` indexes ``customers`` (sorted ids). Plain arrays rather than a
+    groupby on two keys: ten million transactions summarise in seconds.
+    """
+
+    customers: pd.Index
+    code: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+
+
 def _purchase_days(
     tx: pd.DataFrame, *, customer_col: str, date_col: str, amount_col: str
-) -> pd.DataFrame:
-    """One row per (customer, day) with the day's total amount, sorted by customer and day."""
+) -> _PurchaseDays:
     missing = [c for c in (customer_col, date_col, amount_col) if c not in tx.columns]
     if missing:
         raise KeyError(", ".join(missing))
-    days = pd.DataFrame(
-        {
-            "customer": tx[customer_col].to_numpy(),
-            "day": _day_numbers(tx[date_col]),
-            "amount": pd.to_numeric(tx[amount_col], errors="raise").astype("float64").to_numpy(),
-        }
+    if tx[customer_col].isna().any():
+        raise ValueError("missing customer id")
+    day = _day_numbers(tx[date_col])
+    amount = pd.to_numeric(tx[amount_col], errors="raise").astype("float64").to_numpy()
+    codes, customers = pd.factorize(tx[customer_col], sort=True)
+    if len(day) == 0:
+        return _PurchaseDays(pd.Index(customers), codes, day, amount)
+    first_day = int(day.min())
+    span = int(day.max()) - first_day + 1
+    key = codes.astype("int64") * span + (day - first_day)
+    order = np.argsort(key)
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    unique_key = key[starts]
+    return _PurchaseDays(
+        customers=pd.Index(customers),
+        code=unique_key // span,
+        day=unique_key % span + first_day,
+        amount=np.add.reduceat(amount[order], starts),
     )
-    return days.groupby(["customer", "day"], sort=True, as_index=False)["amount"].sum()
 
 
-def _summarise(days: pd.DataFrame, end_day: int, unit: float) -> pd.DataFrame:
-    grouped = days.groupby("customer", sort=True)
-    first = grouped["day"].min()
-    last = grouped["day"].max()
-    count = grouped["day"].size()
-    total = grouped["amount"].sum()
-    first_amount = grouped["amount"].first()  # days are sorted: the first day's amount
+def _summarise(days: _PurchaseDays, end_day: int, unit: float) -> pd.DataFrame:
+    """Summary of the purchase days up to and including ``end_day``."""
+    keep = days.day <= end_day
+    code, day, amount = days.code[keep], days.day[keep], days.amount[keep]
+    if len(code) == 0:
+        empty = pd.DataFrame(
+            {
+                "frequency": pd.Series(dtype="int64"),
+                "recency": pd.Series(dtype="float64"),
+                "T": pd.Series(dtype="float64"),
+                "monetary_value": pd.Series(dtype="float64"),
+            }
+        )
+        empty.index.name = "customer_id"
+        return empty
+    # Entries are sorted by customer, then day: each customer's run starts
+    # with their first purchase day and ends with their last.
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    ends = np.r_[starts[1:], len(code)] - 1
+    count = ends - starts + 1
     repeats = count - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(repeats > 0, (total - first_amount) / repeats.clip(lower=1), 0.0)
+    total = np.add.reduceat(amount, starts)
+    repeat_total = total - amount[starts]
+    monetary = np.where(repeats > 0, repeat_total / np.maximum(repeats, 1), 0.0)
     summary = pd.DataFrame(
         {
             "frequency": repeats.astype("int64"),
-            "recency": (last - first) / unit,
-            "T": (end_day - first) / unit,
+            "recency": (day[ends] - day[starts]) / unit,
+            "T": (end_day - day[starts]) / unit,
             "monetary_value": monetary,
-        }
+        },
+        index=days.customers[code[starts]],
     )
     summary.index.name = "customer_id"
     return summary
@@ -223,7 +263,7 @@ def summary_from_transactions(
     unit = _unit_days(time_unit)
     end_day = _as_day(observation_end)
     days = _purchase_days(tx, customer_col=customer_col, date_col=date_col, amount_col=amount_col)
-    return _summarise(days[days["day"] <= end_day], end_day, unit)
+    return _summarise(days, end_day, unit)
 
 
 def summary_with_holdout(
@@ -251,14 +291,19 @@ def summary_with_holdout(
     if end_day <= cal_day:
         raise ValueError("observation_end must be after calibration_end")
     days = _purchase_days(tx, customer_col=customer_col, date_col=date_col, amount_col=amount_col)
-    days = days[days["day"] <= end_day]
-    summary = _summarise(days[days["day"] <= cal_day], cal_day, unit)
-    holdout = days[(days["day"] > cal_day) & days["customer"].isin(summary.index)]
-    grouped = holdout.groupby("customer")
-    count = grouped["day"].size().reindex(summary.index, fill_value=0)
-    amount = grouped["amount"].sum().reindex(summary.index, fill_value=0.0)
+    summary = _summarise(days, cal_day, unit)
+    in_holdout = (days.day > cal_day) & (days.day <= end_day)
+    n_codes = len(days.customers)
+    count_by_code = np.bincount(days.code[in_holdout], minlength=n_codes)
+    amount_by_code = np.bincount(
+        days.code[in_holdout], weights=days.amount[in_holdout], minlength=n_codes
+    )
+    # Only customers who bought in the calibration period are in the summary.
+    positions = days.customers.get_indexer(summary.index)
+    count = count_by_code[positions]
+    amount = amount_by_code[positions]
     summary["frequency_holdout"] = count.astype("int64")
-    summary["monetary_value_holdout"] = np.where(count > 0, amount / count.clip(lower=1), 0.0)
+    summary["monetary_value_holdout"] = np.where(count > 0, amount / np.maximum(count, 1), 0.0)
     summary["duration_holdout"] = (end_day - cal_day) / unit
     return summary
 
@@ -695,10 +740,12 @@ def gamma_gamma_conditional_expected_spend(
     """E[M | p, q, γ, m_x, x] = p(γ + x·m_x) / (px + q - 1).
 
     With x = 0 this is the population mean pγ/(q-1): a one-time buyer's first
-    purchase is not used, as in the model.
+    purchase is not used, as in the model. A mean repeat value below 0 counts as 0.
     """
     x = np.asarray(frequency, dtype="float64")
-    m = np.where(x > 0, np.asarray(monetary_value, dtype="float64"), 0.0)
+    # Repeat purchases that net to zero or less (refunds) count as spending
+    # nothing: the estimate shrinks from the population mean towards 0.
+    m = np.where(x > 0, np.maximum(np.asarray(monetary_value, dtype="float64"), 0.0), 0.0)
     spend: np.ndarray = fit.p * (fit.v + x * m) / (fit.p * x + fit.q - 1)
     return spend
 
@@ -728,26 +775,46 @@ def customer_value(
     x = summary["frequency"].to_numpy("float64")
     t_x = summary["recency"].to_numpy("float64")
     big_t = summary["T"].to_numpy("float64")
+    # Purchase predictions depend on (x, t_x, T) only, and a million customers
+    # share far fewer distinct histories: compute each once, then spread back.
+    codes, first = _distinct_rows(x, t_x, big_t)
+    ux, utx, ut = x[first], t_x[first], big_t[first]
+
     out = pd.DataFrame(index=summary.index)
-    out["p_alive"] = bgnbd_probability_alive(bgnbd, x, t_x, big_t)
+    out["p_alive"] = bgnbd_probability_alive(bgnbd, ux, utx, ut)[codes]
     for days in horizons_days:
         out[f"expected_purchases_{days}"] = bgnbd_conditional_expected_purchases(
-            bgnbd, days / unit, x, t_x, big_t
-        )
+            bgnbd, days / unit, ux, utx, ut
+        )[codes]
     spend = gamma_gamma_conditional_expected_spend(gg, x, summary["monetary_value"])
     out["expected_spend"] = spend
 
     horizon = max(horizons_days)
     months = max(1, math.ceil(horizon / TIME_UNIT_DAYS["M"] - 1e-9))
     step = horizon / months / unit
-    clv = np.zeros_like(x)
-    previous = np.zeros_like(x)
+    # Expected purchases month by month, each discounted to today.
+    discounted = np.zeros_like(ux)
+    previous = np.zeros_like(ux)
     for month in range(1, months + 1):
-        cumulative = bgnbd_conditional_expected_purchases(bgnbd, month * step, x, t_x, big_t)
-        clv += spend * (cumulative - previous) / (1 + monthly_discount_rate) ** month
+        cumulative = bgnbd_conditional_expected_purchases(bgnbd, month * step, ux, utx, ut)
+        discounted += (cumulative - previous) / (1 + monthly_discount_rate) ** month
         previous = cumulative
-    out["clv"] = clv
+    out["clv"] = spend * discounted[codes]
     return out
+
+
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, first): row i equals row ``first[codes[i]]``."""
+    codes = (
+        pd.DataFrame({str(n): c for n, c in enumerate(columns)})
+        .groupby(list(map(str, range(len(columns)))), sort=False)
+        .ngroup()
+        .to_numpy()
+    )
+    # Groups are numbered in order of first appearance, so the first row of
+    # each code, in row order, is the code's representative.
+    first = pd.Series(codes).drop_duplicates().index.to_numpy()
+    return codes, first
 
 
 # --- Value tiers and the age-value matrix -------------------------------------------

@@ -167,6 +167,8 @@ def test_gamma_gamma_expected_spend_by_hand() -> None:
     # p(γ + x m)/(px + q - 1): x = 2, m = 30 -> 6 · 75 / 15 = 30; x = 0 -> 6·15/3 = 30
     spend = gamma_gamma_conditional_expected_spend(gg, [2, 0], [30.0, 123.0])
     assert spend.tolist() == pytest.approx([30.0, 30.0])
+    # Refunds netting below zero count as zero: 6 · 15 / (12 + 3) = 6.
+    assert gamma_gamma_conditional_expected_spend(gg, [2], [-40.0])[0] == pytest.approx(6.0)
 
 
 # --- Summaries from transactions ---------------------------------------------------
@@ -242,6 +244,59 @@ def test_summary_with_holdout() -> None:
         observation_end="2024-03-06",
     )
     pd.testing.assert_frame_equal(summary, same)
+
+
+def test_summary_of_nothing_is_empty() -> None:
+    summary = summary_from_transactions(
+        _transactions(),
+        customer_col="cust",
+        date_col="when",
+        amount_col="amount",
+        observation_end="2023-12-31",
+    )
+    assert summary.empty
+    assert list(summary.columns) == ["frequency", "recency", "T", "monetary_value"]
+    with pytest.raises(NotEnoughData):
+        bgnbd_fit(summary)
+
+
+def test_summary_matches_a_plain_pandas_reference() -> None:
+    rng = np.random.default_rng(5)
+    n = 5000
+    tx = pd.DataFrame(
+        {
+            "cust": rng.integers(0, 400, n),
+            "when": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 200, n), unit="D")
+            + pd.to_timedelta(rng.integers(0, 86400, n), unit="s"),
+            "amount": rng.gamma(2.0, 30.0, n).round(2),
+        }
+    )
+    summary = summary_with_holdout(
+        tx,
+        customer_col="cust",
+        date_col="when",
+        amount_col="amount",
+        calibration_end="2024-05-31",
+        observation_end="2024-07-10",
+        time_unit="D",
+    )
+    # Reference: groupby on (customer, calendar day), the obvious way.
+    tx["day"] = tx["when"].dt.normalize()
+    daily = tx.groupby(["cust", "day"], as_index=False)["amount"].sum()
+    cal = daily[daily["day"] <= "2024-05-31"]
+    for cust, rows in list(cal.groupby("cust"))[:60]:
+        rows = rows.sort_values("day")
+        got = summary.loc[cust]
+        assert got["frequency"] == len(rows) - 1
+        assert got["recency"] == (rows["day"].iloc[-1] - rows["day"].iloc[0]).days
+        assert got["T"] == (pd.Timestamp("2024-05-31") - rows["day"].iloc[0]).days
+        expected_m = rows["amount"].iloc[1:].mean() if len(rows) > 1 else 0.0
+        assert got["monetary_value"] == pytest.approx(expected_m)
+        later = daily[(daily["cust"] == cust) & (daily["day"] > "2024-05-31")]
+        later = later[later["day"] <= "2024-07-10"]
+        assert got["frequency_holdout"] == len(later)
+    assert set(summary.index) == set(cal["cust"])
 
 
 def test_summary_reports_missing_columns_and_bad_dates() -> None:
@@ -337,6 +392,16 @@ def test_customer_value_columns_and_sense(simulated: pd.DataFrame) -> None:
         "clv",
     ]
     assert value.index.equals(simulated.index)
+    # Computed once per distinct history, the same as customer by customer.
+    direct = bgnbd_conditional_expected_purchases(
+        fit, 365 / 7, simulated["frequency"], simulated["recency"], simulated["T"]
+    )
+    np.testing.assert_allclose(value["expected_purchases_365"], direct, rtol=1e-12)
+    np.testing.assert_allclose(
+        value["p_alive"],
+        bgnbd_probability_alive(fit, simulated["frequency"], simulated["recency"], simulated["T"]),
+        rtol=1e-12,
+    )
     assert np.isfinite(value.to_numpy()).all()
     assert (value["p_alive"].between(0, 1)).all()
     assert (value["expected_purchases_365"] >= value["expected_purchases_90"]).all()
