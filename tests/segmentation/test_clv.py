@@ -447,11 +447,33 @@ def test_a_history_without_churn_is_refused_not_fitted() -> None:
     assert raised.value.code in {"at_bounds", "not_converged"}
 
 
-def test_identical_spend_is_refused() -> None:
-    # Every repeat purchase worth exactly 10: no spread, the model has no interior optimum.
-    customers = pd.DataFrame({"frequency": np.arange(200) % 4 + 1, "monetary_value": 10.0})
-    with pytest.raises(NotEnoughData):
+def test_repeat_buyers_who_all_stopped_at_once_are_refused() -> None:
+    # 40 of 1040 customers came back once, the next day, and never again: the
+    # likelihood keeps rising as p -> 1 for everyone (a/b -> infinity).
+    customers = pd.DataFrame(
+        {
+            "frequency": [0] * 1000 + [1] * 40,
+            "T": np.linspace(1, 50, 1040),
+            "recency": [0.0] * 1000 + [0.5] * 40,
+        }
+    )
+    with pytest.raises(NotEnoughData) as raised:
+        bgnbd_fit(customers)
+    assert raised.value.code == "at_bounds"
+    with translation.override("en"):
+        assert "BG/NBD model has no reliable estimate" in raised.value.message
+
+
+def test_spend_without_a_finite_mean_is_refused() -> None:
+    # Heavy-tailed spend (q < 1): the population mean pγ/(q-1) does not exist,
+    # so there is no expected spend to give; the fit says so instead.
+    x = np.arange(3000) % 6 + 1
+    customers = pd.DataFrame(
+        {"frequency": x, "monetary_value": gamma_gamma_simulate(x, p=2.0, q=0.6, v=5.0, seed=1)}
+    )
+    with pytest.raises(NotEnoughData) as raised:
         gamma_gamma_fit(customers)
+    assert raised.value.code == "spend_undefined"
 
 
 # --- Tiers and the age-value matrix ---------------------------------------------------
