@@ -20,6 +20,22 @@ after the first); ``recency`` is the time from the first to the last purchase;
 ``T`` the time from the first purchase to the end of the period; time in weeks
 by default; ``monetary_value`` is the mean value of the repeat purchases (0 when
 there are none), because the first purchase is often different in kind.
+
+Use in the segmentation run::
+
+    summary = summary_from_transactions(tx, customer_col=..., date_col=...,
+                                        amount_col=..., observation_end=today)
+    try:
+        bgnbd = bgnbd_fit(summary)         # on a 200k sample above MAX_FIT_CUSTOMERS
+        gg = gamma_gamma_fit(summary)
+    except NotEnoughData as reason:        # store reason.code + reason.params;
+        ...                                # NotEnoughData(code, **params).message
+    value = customer_value(summary, bgnbd, gg)   # p_alive, expected_*, clv
+    tiers = value_tiers(value["clv"])
+    matrix = age_value_matrix(people_with_birth_date_tier_clv, as_of=today)
+
+``summary`` may equally be built in SQL: one row per customer with the four
+columns above, in weeks, index = customer id.
 """
 
 from __future__ import annotations
@@ -37,13 +53,16 @@ from django.utils.translation import gettext_lazy as _
 from scipy import optimize, special
 
 __all__ = [
+    "LOG_BOUND",
     "MAX_FIT_CUSTOMERS",
     "MIN_CUSTOMERS",
     "MIN_REPEAT_BUYERS",
     "TIME_UNIT_DAYS",
+    "VALUE_TIER_CUTS",
     "AgeBand",
     "BgNbdFit",
     "GammaGammaFit",
+    "HoldoutEvaluation",
     "NotEnoughData",
     "ValueTier",
     "age_value_matrix",
@@ -52,10 +71,13 @@ __all__ = [
     "bgnbd_fit",
     "bgnbd_log_likelihood",
     "bgnbd_probability_alive",
+    "bgnbd_simulate",
     "customer_value",
+    "evaluate_holdout",
     "gamma_gamma_conditional_expected_spend",
     "gamma_gamma_fit",
     "gamma_gamma_log_likelihood",
+    "gamma_gamma_simulate",
     "summary_from_transactions",
     "summary_with_holdout",
     "value_tiers",
@@ -183,6 +205,8 @@ def _purchase_days(
         raise ValueError("missing customer id")
     day = _day_numbers(tx[date_col])
     amount = pd.to_numeric(tx[amount_col], errors="raise").astype("float64").to_numpy()
+    if np.isnan(amount).any():
+        raise ValueError(f"missing amount in row {int(np.flatnonzero(np.isnan(amount))[0])}")
     codes, customers = pd.factorize(tx[customer_col], sort=True)
     if len(day) == 0:
         return _PurchaseDays(pd.Index(customers), codes, day, amount)
@@ -455,7 +479,7 @@ def _bgnbd_negll_and_grad(
     b1_u = special.betaln(a, b + xu) - beta_ab
     b2_u = special.betaln(a + 1, b + xs_u - 1) - beta_ab
     d_common_r_u = special.digamma(r + xu) - special.digamma(r) + math.log(alpha)
-    d1_a_u = special.digamma(a) - special.digamma(a + b + xu) - (special.digamma(a) - dg_ab)
+    d1_a_u = dg_ab - special.digamma(a + b + xu)
     d1_b_u = special.digamma(b + xu) - special.digamma(a + b + xu) - (special.digamma(b) - dg_ab)
     d2_a_u = special.digamma(a + 1) - special.digamma(a + b + xs_u) - (special.digamma(a) - dg_ab)
     d2_b_u = (
@@ -491,6 +515,18 @@ def _bgnbd_negll_and_grad(
     return value, -grad
 
 
+def _check_summary(summary: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse a malformed summary loudly: that is a bug in the caller, not thin data."""
+    missing = [c for c in columns if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary lacks columns {', '.join(missing)}")
+    values = summary[list(columns)].to_numpy("float64")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("summary values must be finite and non-negative")
+    if "recency" in columns and (summary["recency"] > summary["T"] + 1e-9).any():
+        raise ValueError("recency must not exceed T")
+
+
 def bgnbd_fit(
     summary: pd.DataFrame,
     *,
@@ -506,6 +542,7 @@ def bgnbd_fit(
     ``max_customers`` fits on a deterministic random sample (``seed``) when the
     base is larger. Raises NotEnoughData when the history cannot support a fit.
     """
+    _check_summary(summary, ("frequency", "recency", "T"))
     n = len(summary)
     repeaters = int((summary["frequency"] > 0).sum())
     if n < min_customers:
@@ -701,6 +738,9 @@ def gamma_gamma_fit(
     there are too few of them, the fit fails, or q <= 1 (then the expected spend
     is undefined).
     """
+    _check_summary(summary, ("frequency",))
+    if "monetary_value" not in summary.columns:
+        raise ValueError("summary lacks column monetary_value")
     usable = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     n = len(usable)
     if n < min_repeat_buyers:

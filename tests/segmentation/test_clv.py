@@ -416,6 +416,20 @@ def test_customer_value_columns_and_sense(simulated: pd.DataFrame) -> None:
 # --- Guards ----------------------------------------------------------------------------
 
 
+def test_a_malformed_summary_is_a_bug_not_thin_data() -> None:
+    good = bgnbd_simulate(200, r=0.5, alpha=3.0, a=1.0, b=2.0, T=20.0, seed=1)
+    broken = good.copy()
+    broken.loc[0, "recency"] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        bgnbd_fit(broken)
+    broken = good.copy()
+    broken.loc[0, ["recency", "T"]] = [30.0, 20.0]
+    with pytest.raises(ValueError, match="recency must not exceed T"):
+        bgnbd_fit(broken)
+    with pytest.raises(ValueError, match="monetary_value"):
+        gamma_gamma_fit(good)
+
+
 def test_too_few_customers() -> None:
     few = pd.DataFrame({"frequency": [1, 0, 2], "recency": [3.0, 0, 5.0], "T": [10.0, 8, 9.0]})
     with pytest.raises(NotEnoughData) as raised:
