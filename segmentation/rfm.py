@@ -31,6 +31,7 @@ __all__ = [
     "fm_score",
     "quintile_scores",
     "rfm_scores",
+    "rule_table",
 ]
 
 RFM_INPUT_COLUMNS = ("customer_id", "recency_days", "frequency", "monetary")
@@ -174,6 +175,20 @@ RULES: tuple[RfmRule, ...] = (
         _("Lowest recency, frequency and spend: they have most likely gone."),
     ),
 )
+
+
+def rule_table() -> list[dict[str, str]]:
+    """The rules as the UI lists them, in order, translated into the active language:
+    ``segment`` (code), ``label``, ``condition`` ('R 3–4, FM 4–5'), ``description``."""
+    return [
+        {
+            "segment": rule.segment.value,
+            "label": rule.label,
+            "condition": rule.condition_text(),
+            "description": str(rule.description),
+        }
+        for rule in RULES
+    ]
 
 
 def _segment_lookup() -> np.ndarray:

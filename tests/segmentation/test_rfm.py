@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from django.utils import translation
 
-from segmentation.rfm import RULES, RfmSegment, fm_score, quintile_scores, rfm_scores
+from segmentation.rfm import (
+    RULES,
+    RfmSegment,
+    fm_score,
+    quintile_scores,
+    rfm_scores,
+    rule_table,
+)
 
 
 def test_quintiles_of_ten_distinct_values() -> None:
@@ -60,6 +67,14 @@ def test_rule_table_is_readable_in_english() -> None:
         assert champions.condition_text() == "R 5, FM 4–5"
         assert str(champions.description).startswith("Bought very recently")
         assert RfmSegment.CANT_LOSE.label == "Can't lose them"
+        table = rule_table()
+    assert [row["segment"] for row in table] == [rule.segment.value for rule in RULES]
+    assert table[1] == {
+        "segment": "loyal",
+        "label": "Loyal",
+        "condition": "R 3–4, FM 4–5",
+        "description": "Buy often and spend a lot; their last purchase was fairly recent.",
+    }
 
 
 def _frame(rows: list[tuple[int, float | None, int, float]]) -> pd.DataFrame:
