@@ -618,6 +618,27 @@ def bgnbd_probability_alive(
     return p
 
 
+def _bgnbd_bracket(
+    fit: BgNbdFit, t: float | np.ndarray, x: np.ndarray, big_t: np.ndarray | float
+) -> np.ndarray:
+    """1 - ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x-1; z), z = t/(α+T+t).
+
+    Through Euler's transformation 2F1(A,B;C;z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z)
+    this is 1 - (1-z)^(a-1) · 2F1(a+b-1-r, a-1; a+b+x-1; z): x then appears only
+    in C, where a large x makes the series converge quickly, and no power of
+    (r+x) has to cancel a huge hypergeometric value. It equals the printed form
+    to ~1e-12 wherever that one is finite (tests), and stays finite where the
+    printed form overflows (hundreds of purchases within days).
+    """
+    r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
+    log_one_minus_z = np.log(alpha + big_t) - np.log(alpha + big_t + t)
+    z = t / (alpha + big_t + t)
+    hyp = special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    # 1 - e^{(a-1)·log(1-z)}·hyp, written so a ≈ 1 loses as little as possible.
+    bracket: np.ndarray = -np.expm1((a - 1) * log_one_minus_z) * hyp + (1.0 - hyp)
+    return bracket
+
+
 def bgnbd_conditional_expected_purchases(
     fit: BgNbdFit,
     t: float,
@@ -625,35 +646,35 @@ def bgnbd_conditional_expected_purchases(
     recency: np.ndarray | pd.Series,
     T: np.ndarray | pd.Series,
 ) -> np.ndarray:
-    """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` time units (FHL 2005, eq. 10)."""
+    """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` time units (FHL 2005, eq. 10).
+
+    (a+b+x-1)/(a-1) · [1 - ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]
+    / (1 + [x>0] · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x)), evaluated stably.
+    """
     x = np.asarray(frequency, dtype="float64")
     t_x = np.asarray(recency, dtype="float64")
     big_t = np.asarray(T, dtype="float64")
     r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
     if t <= 0:
         return np.zeros_like(x)
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + big_t + t))
-    bracket = 1.0 - np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t))) * hyp
-    numerator = (a + b + x - 1) / (a - 1) * bracket
+    numerator = (a + b + x - 1) / (a - 1) * _bgnbd_bracket(fit, t, x, big_t)
     repeat = x > 0
     x_safe = np.where(repeat, x, 1.0)
-    odds = np.where(
-        repeat,
-        fit.a
-        / (b + x_safe - 1)
-        * np.exp((r + x_safe) * (np.log(alpha + big_t) - np.log(alpha + t_x))),
-        0.0,
+    log_odds = (
+        math.log(a)
+        - np.log(b + x_safe - 1)
+        + (r + x_safe) * (np.log(alpha + big_t) - np.log(alpha + t_x))
     )
-    expected: np.ndarray = numerator / (1.0 + odds)
+    alive = np.where(repeat, special.expit(-log_odds), 1.0)
+    expected: np.ndarray = numerator * alive
     return expected
 
 
 def bgnbd_expected_purchases(fit: BgNbdFit, t: np.ndarray | float) -> np.ndarray:
     """E[X(t)] for a new customer: (a+b-1)/(a-1) · [1 - (α/(α+t))^r · 2F1(r, b; a+b-1; t/(α+t))]."""
     tt = np.asarray(t, dtype="float64")
-    r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
-    hyp = special.hyp2f1(r, b, a + b - 1, tt / (alpha + tt))
-    result: np.ndarray = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + tt)) ** r * hyp)
+    a, b = fit.a, fit.b
+    result: np.ndarray = (a + b - 1) / (a - 1) * _bgnbd_bracket(fit, tt, np.zeros_like(tt), 0.0)
     return result
 
 

@@ -138,6 +138,50 @@ def test_probability_alive_by_hand() -> None:
     assert p[1] == 1.0  # no repeat purchase: cannot have dropped out yet
 
 
+def _conditional_expectation_textbook(
+    fit: BgNbdFit, t: float, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """FHL 2005 eq. 10 exactly as printed (fine for moderate x and T)."""
+    from scipy import special
+
+    r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + big_t + t))
+    bracket = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp
+    odds = np.where(x > 0, a / (b + x - 1) * ((alpha + big_t) / (alpha + tx)) ** (r + x), 0.0)
+    result: np.ndarray = (a + b + x - 1) / (a - 1) * bracket / (1 + odds)
+    return result
+
+
+@pytest.mark.parametrize(
+    "params",
+    [(0.2426, 4.4136, 0.7929, 2.4259), (2.0, 50.0, 1.5, 3.0), (0.5, 2.0, 3.0, 0.7)],
+)
+def test_conditional_expectation_equals_the_printed_formula(
+    params: tuple[float, float, float, float],
+) -> None:
+    fit = BgNbdFit(*params, ll=0, n_customers=1, converged=True)
+    x = np.array([0, 1, 2, 5, 10, 3, 0])
+    tx = np.array([0.0, 5.0, 30.4, 35.0, 38.0, 2.0, 0.0])
+    big_t = np.array([38.86, 38.86, 38.86, 36.0, 39.0, 30.0, 0.5])
+    for t in (1.0, 13.0, 39.0, 52.0):
+        np.testing.assert_allclose(
+            bgnbd_conditional_expected_purchases(fit, t, x, tx, big_t),
+            _conditional_expectation_textbook(fit, t, x, tx, big_t),
+            rtol=1e-9,
+        )
+
+
+def test_conditional_expectation_stays_finite_where_the_printed_form_overflows() -> None:
+    fit = BgNbdFit(r=0.2426, alpha=4.4136, a=0.7929, b=2.4259, ll=0, n_customers=1, converged=True)
+    # 400 purchases in the first 0.1 weeks: absurd, but a summary may hold anything.
+    x, tx, big_t = np.array([400.0]), np.array([0.05]), np.array([0.1])
+    with np.errstate(all="ignore"):
+        printed = _conditional_expectation_textbook(fit, 52.0, x, tx, big_t)
+    assert not np.isfinite(printed).all()
+    ours = bgnbd_conditional_expected_purchases(fit, 52.0, x, tx, big_t)
+    assert np.isfinite(ours).all() and ours[0] >= 0
+
+
 def test_conditional_expectation_of_a_brand_new_customer_is_the_unconditional_one() -> None:
     fit = BgNbdFit(r=0.2426, alpha=4.4136, a=0.7929, b=2.4259, ll=0, n_customers=1, converged=True)
     for t in (1.0, 13.0, 52.0):
