@@ -90,10 +90,12 @@ TIME_UNIT_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 MIN_CUSTOMERS = 100
 MIN_REPEAT_BUYERS = 30
 
-# Parameters are searched in [1e-4, 1e4] (log scale). A fit that ends on the edge
-# has found no interior maximum: e.g. every repeat buyer stopped after one repeat
-# purchase (a/b runs off), or all purchases have the same value. Published fits
-# on real bases (CDNOW: r 0.24, α 4.4, a 0.79, b 2.4 in weeks) sit far inside.
+# Parameters are searched in [1e-4, 1e4] (log scale), the scale parameters α and
+# γ relative to the data (mean T, mean repeat spend), so the range does not depend
+# on the time unit or currency. A fit that ends on the edge has found no interior
+# maximum: e.g. every repeat buyer stopped after one repeat purchase (a/b runs
+# off), or all purchases have the same value. Published fits on real bases
+# (CDNOW: r 0.24, α/mean T 0.14, a 0.79, b 2.4) sit far inside.
 LOG_BOUND = math.log(1e4)
 _AT_BOUND = 1e-3
 
@@ -558,32 +560,32 @@ def bgnbd_fit(
             "t": part["T"].to_numpy("float64"),
         }
     )
-    mean_t = float(np.average(data["t"], weights=weights))
-
+    # α is a time scale: fit in units of the mean T, so the search range and the
+    # starts mean the same for a base observed for weeks or for years.
+    scale = float(np.average(data["t"], weights=weights))
+    if not scale > 0:
+        raise NotEnoughData("too_few_repeat_buyers", count=0, minimum=min_repeat_buyers)
+    t_x_scaled = data["t_x"] / scale
+    t_scaled = data["t"] / scale
     by_x = _ByFrequency.of(data["x"], weights)
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        return _bgnbd_negll_and_grad(log_params, by_x, data["t_x"], data["t"])
+        return _bgnbd_negll_and_grad(log_params, by_x, t_x_scaled, t_scaled)
 
-    # Starts: a neutral one, and one with α on the scale of the observation window.
-    starts = [
-        np.log([1.0, 1.0, 1.0, 1.0]),
-        np.log([0.5, max(mean_t, 1e-3) / 4, 0.8, 2.5]),
-    ]
-    log_params, negll, converged = _minimise(objective, starts, 4)
+    starts = [np.log([1.0, 1.0, 1.0, 1.0]), np.log([0.5, 0.25, 0.8, 2.5])]
+    log_params, _negll, converged = _minimise(objective, starts, 4)
     if not converged:
         raise NotEnoughData("not_converged", model="BG/NBD")
     if np.any(np.abs(log_params) > LOG_BOUND - _AT_BOUND):
         raise NotEnoughData("at_bounds", model="BG/NBD")
     r, alpha, a, b = (float(v) for v in np.exp(log_params))
-    ll = -negll
-    if rows is not None:
-        # Report the log-likelihood of the whole base for the fitted parameters.
-        ll = float(
-            bgnbd_log_likelihood(
-                r, alpha, a, b, summary["frequency"], summary["recency"], summary["T"]
-            ).sum()
-        )
+    alpha *= scale
+    # The log-likelihood of the whole base, in the caller's time unit.
+    ll = float(
+        bgnbd_log_likelihood(
+            r, alpha, a, b, summary["frequency"], summary["recency"], summary["T"]
+        ).sum()
+    )
     return BgNbdFit(
         r=r,
         alpha=alpha,
@@ -774,29 +776,31 @@ def gamma_gamma_fit(
             "m": part["monetary_value"].to_numpy("float64"),
         }
     )
-    mean_m = float(np.average(data["m"], weights=weights))
-
+    # γ is in money: fit in units of the mean repeat spend, so the search range
+    # and the starts mean the same in lira, kuruş or thousands.
+    scale = float(np.average(data["m"], weights=weights))
+    m_scaled = data["m"] / scale
     by_x = _ByFrequency.of(data["x"], weights)
-    log_m = np.log(data["m"])
+    log_m = np.log(m_scaled)
 
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        return _gamma_gamma_negll_and_grad(log_params, by_x, data["m"], log_m)
+        return _gamma_gamma_negll_and_grad(log_params, by_x, m_scaled, log_m)
 
-    starts = [np.log([1.0, 1.0, 1.0]), np.log([2.0, 3.0, max(mean_m, 1e-3)])]
-    log_params, negll, converged = _minimise(objective, starts, 3)
+    starts = [np.log([1.0, 1.0, 1.0]), np.log([2.0, 3.0, 2.0])]
+    log_params, _negll, converged = _minimise(objective, starts, 3)
     if not converged:
         raise NotEnoughData("not_converged", model="Gamma-Gamma")
     if np.any(np.abs(log_params) > LOG_BOUND - _AT_BOUND):
         raise NotEnoughData("at_bounds", model="Gamma-Gamma")
     p, q, v = (float(value) for value in np.exp(log_params))
+    v *= scale
     if q <= 1:
         # The expected spend p·γ/(q-1) does not exist.
         raise NotEnoughData("spend_undefined")
-    ll = -negll
-    if rows is not None:
-        ll = float(
-            gamma_gamma_log_likelihood(p, q, v, usable["frequency"], usable["monetary_value"]).sum()
-        )
+    # The log-likelihood of all usable repeat buyers, in the caller's money unit.
+    ll = float(
+        gamma_gamma_log_likelihood(p, q, v, usable["frequency"], usable["monetary_value"]).sum()
+    )
     return GammaGammaFit(p=p, q=q, v=v, ll=ll, n_customers=n)
 
 

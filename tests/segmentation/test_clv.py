@@ -408,6 +408,24 @@ def test_predictions_match_what_simulated_customers_then_do(simulated: pd.DataFr
     assert actual[repeat & (alive < 0.2)].mean() < 0.3 * actual[repeat & (alive > 0.8)].mean()
 
 
+def test_fits_do_not_depend_on_time_unit_or_currency(simulated: pd.DataFrame) -> None:
+    # Same customers in days instead of weeks, and in kuruş instead of lira (×100,
+    # which pushes γ past 1e3): shape parameters stay, scale parameters scale.
+    weeks = bgnbd_fit(simulated)
+    days = bgnbd_fit(simulated.assign(recency=simulated["recency"] * 7, T=simulated["T"] * 7))
+    assert days.r == pytest.approx(weeks.r, rel=1e-5)
+    assert days.a == pytest.approx(weeks.a, rel=1e-5)
+    assert days.b == pytest.approx(weeks.b, rel=1e-5)
+    assert days.alpha == pytest.approx(weeks.alpha * 7, rel=1e-5)
+    lira = gamma_gamma_fit(simulated)
+    kurus = gamma_gamma_fit(simulated.assign(monetary_value=simulated["monetary_value"] * 100))
+    assert kurus.p == pytest.approx(lira.p, rel=1e-5)
+    assert kurus.q == pytest.approx(lira.q, rel=1e-5)
+    assert kurus.v == pytest.approx(lira.v * 100, rel=1e-5)
+    # A density in money: each buyer's log-likelihood moves by -log(100).
+    assert kurus.ll == pytest.approx(lira.ll - lira.n_customers * math.log(100), rel=1e-7)
+
+
 def test_sampled_fit_is_deterministic_and_close(simulated: pd.DataFrame) -> None:
     full = bgnbd_fit(simulated)
     sampled = bgnbd_fit(simulated, max_customers=10_000, seed=3)
