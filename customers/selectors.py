@@ -7,19 +7,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
-from crm.models import Tenant
+from crm.models import Tenant, User
 from crm.text import matching_key
 from customers import normalize
 from customers.matching import POSSIBLE_DUPLICATE_SCORE, Incoming, Match, score
 from customers.models import (
+    Address,
     Complaint,
+    ContactPerson,
     Customer,
     Email,
     Interaction,
     Phone,
     Purchase,
+    PurchaseLine,
     RiskFlag,
 )
 
@@ -208,6 +224,12 @@ def incoming_from_raw(
 @dataclass
 class CustomerPage:
     customer: Customer
+    phones: list[Phone]
+    emails: list[Email]
+    addresses: list[Address]
+    # Company contact people, each with ``phone_list`` and ``email_list``.
+    contacts: list[ContactPerson]
+    # Each purchase carries ``product_names`` (up to 3) and ``line_count``.
     purchases: list[Purchase]
     purchase_count: int
     purchase_total: Any
@@ -217,22 +239,148 @@ class CustomerPage:
     risk_flags: list[RiskFlag]
 
 
+_SHOWN_PRODUCTS = 3
+
+
+def _contact_rows(tenant: Tenant, customer_id: int) -> list[tuple[Any, ...]]:
+    """Phones, e-mails, addresses, contact people and open risk flags of one customer
+    in one query (UNION ALL of rows shaped alike: kind, id, contact person or user,
+    value, flag, primary, verified, created, text1, text2, text3)."""
+    blank = Value("", output_field=CharField())
+    no_flag = Value(False, output_field=BooleanField())
+    no_person = Value(None, output_field=BigIntegerField())
+    phones = Phone.objects.filter(tenant=tenant, customer_id=customer_id).values_list(
+        Value("p", output_field=CharField()), "pk", "contact_person_id", "e164", "is_mobile",
+        "is_primary", "is_verified", "created_at", blank, blank, blank,
+    )  # fmt: skip
+    emails = Email.objects.filter(tenant=tenant, customer_id=customer_id).values_list(
+        Value("e", output_field=CharField()), "pk", "contact_person_id", "address", no_flag,
+        "is_primary", "is_verified", "created_at", blank, blank, blank,
+    )  # fmt: skip
+    addresses = Address.objects.filter(tenant=tenant, customer_id=customer_id).values_list(
+        Value("a", output_field=CharField()), "pk", no_person, "line", no_flag,
+        "is_primary", "is_verified", "created_at", "province", "district", "postal_code",
+    )  # fmt: skip
+    people = ContactPerson.objects.filter(tenant=tenant, company_id=customer_id).values_list(
+        Value("c", output_field=CharField()), "pk", no_person, "first_name", "is_active",
+        no_flag, no_flag, "created_at", "last_name", "role", "title",
+    )  # fmt: skip
+    flags = RiskFlag.objects.filter(
+        tenant=tenant, customer_id=customer_id, cleared_at__isnull=True
+    ).values_list(
+        Value("r", output_field=CharField()), "pk", "set_by_id", "kind", no_flag,
+        no_flag, no_flag, "set_at", "note", "set_by__full_name", "set_by__email",
+    )  # fmt: skip
+    return list(
+        phones.order_by().union(
+            emails.order_by(), addresses.order_by(), people.order_by(), flags.order_by(), all=True
+        )
+    )
+
+
 def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> CustomerPage:
-    """Everything the customer page shows, in a fixed number of queries."""
+    """Everything the customer page shows, in five queries whatever the history's
+    length: the customer (with purchase count and total); contact points, contact
+    people and open risk flags; recent purchases (with their first product names);
+    interactions; complaints."""
+    purchases_of = Purchase.objects.filter(tenant=tenant, customer=OuterRef("pk")).order_by()
     customer = (
         Customer.objects.filter(tenant=tenant)
         .select_related("home_branch", "merged_into")
-        .prefetch_related(
-            Prefetch("phones", queryset=Phone.objects.filter(tenant=tenant)),
-            Prefetch("emails", queryset=Email.objects.filter(tenant=tenant)),
-            "addresses",
+        .annotate(
+            purchase_count=Coalesce(
+                Subquery(purchases_of.values("customer").annotate(n=Count("pk")).values("n")[:1]),
+                0,
+            ),
+            purchase_total=Subquery(
+                purchases_of.values("customer").annotate(t=Sum("total_amount")).values("t")[:1]
+            ),
         )
         .get(pk=customer_id)
     )
-    if customer.kind == Customer.Kind.COMPANY:
-        prefetch_related_objects([customer], "contacts__phones", "contacts__emails")
-    purchases = Purchase.objects.filter(tenant=tenant, customer=customer)
-    totals = purchases.aggregate(total=Sum("total_amount"), count=Count("pk"))
+    phones: list[Phone] = []
+    emails: list[Email] = []
+    addresses: list[Address] = []
+    contacts: dict[int, ContactPerson] = {}
+    person_phones: list[Phone] = []
+    person_emails: list[Email] = []
+    risk_flags: list[RiskFlag] = []
+    for kind, pk, person, value, flag, primary, verified, created, t1, t2, t3 in _contact_rows(
+        tenant, customer.pk
+    ):
+        common = {"pk": pk, "is_primary": primary, "is_verified": verified, "created_at": created}
+        if kind == "p":
+            phone = Phone(
+                **common, customer=customer, contact_person_id=person, e164=value, is_mobile=flag
+            )
+            (person_phones if person else phones).append(phone)
+        elif kind == "e":
+            email = Email(**common, customer=customer, contact_person_id=person, address=value)
+            (person_emails if person else emails).append(email)
+        elif kind == "a":
+            addresses.append(
+                Address(
+                    **common,
+                    customer=customer,
+                    line=value,
+                    province=t1,
+                    district=t2,
+                    postal_code=t3,
+                )
+            )
+        elif kind == "r":
+            setter = User(pk=person, full_name=t2 or "", email=t3 or "") if person else None
+            risk_flags.append(
+                RiskFlag(
+                    pk=pk, customer=customer, kind=value, note=t1, set_by=setter, set_at=created
+                )
+            )
+        else:
+            contact = ContactPerson(
+                pk=pk,
+                company=customer,
+                first_name=value,
+                last_name=t1,
+                role=t2,
+                title=t3,
+                is_active=flag,
+                created_at=created,
+            )
+            contact.phone_list = []  # type: ignore[attr-defined]
+            contact.email_list = []  # type: ignore[attr-defined]
+            contacts[pk] = contact
+    for point_list, attribute in ((person_phones, "phone_list"), (person_emails, "email_list")):
+        for point in point_list:
+            owner = contacts.get(point.contact_person_id)  # type: ignore[arg-type]
+            if owner is not None:
+                getattr(owner, attribute).append(point)
+
+    def contact_order(point: Any) -> tuple[bool, Any]:
+        return (not point.is_primary, point.created_at)
+
+    phones.sort(key=contact_order)
+    emails.sort(key=contact_order)
+    addresses.sort(key=contact_order)
+
+    lines_of = PurchaseLine.objects.filter(tenant=tenant, purchase=OuterRef("pk")).order_by("pk")
+    purchases = list(
+        Purchase.objects.filter(tenant=tenant, customer=customer)
+        .select_related("branch")
+        .annotate(
+            line_count=Subquery(
+                lines_of.order_by().values("purchase").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            **{
+                f"product_{i}": Subquery(lines_of.values("product__name")[i : i + 1])
+                for i in range(_SHOWN_PRODUCTS)
+            },
+        )
+        .order_by("-purchased_at", "-pk")[:recent]
+    )
+    for purchase in purchases:
+        names = [getattr(purchase, f"product_{i}") for i in range(_SHOWN_PRODUCTS)]
+        purchase.product_names = [n for n in names if n]
+        purchase.more_lines = max(0, (purchase.line_count or 0) - _SHOWN_PRODUCTS)
     complaints = list(
         Complaint.objects.filter(tenant=tenant, customer=customer).select_related(
             "owner", "branch"
@@ -240,11 +388,13 @@ def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> Cust
     )
     return CustomerPage(
         customer=customer,
-        purchases=list(
-            purchases.select_related("branch").prefetch_related("lines__product")[:recent]
-        ),
-        purchase_count=totals["count"],
-        purchase_total=totals["total"] or 0,
+        phones=phones,
+        emails=emails,
+        addresses=addresses,
+        contacts=sorted(contacts.values(), key=lambda c: (c.role, c.last_name)),
+        purchases=purchases,
+        purchase_count=customer.purchase_count,
+        purchase_total=customer.purchase_total or 0,
         interactions=list(
             Interaction.objects.filter(tenant=tenant, customer=customer).select_related(
                 "staff", "branch"
@@ -252,11 +402,7 @@ def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> Cust
         ),
         open_complaints=[c for c in complaints if c.status in OPEN_COMPLAINT_STATUSES],
         complaints=complaints,
-        risk_flags=list(
-            RiskFlag.objects.filter(
-                tenant=tenant, customer=customer, cleared_at__isnull=True
-            ).select_related("set_by")
-        ),
+        risk_flags=sorted(risk_flags, key=lambda f: f.set_at, reverse=True),
     )
 
 
