@@ -34,6 +34,7 @@ from customers.models import (
     Complaint,
     ContactPerson,
     Customer,
+    CustomerNameWord,
     Email,
     Interaction,
     Phone,
@@ -59,13 +60,19 @@ def starts_with(field: str, prefix: str) -> Any:
     return Q(**{f"{field}__startswith": prefix})
 
 
+# A name search matching more customers than this (two letters of a common name)
+# orders only this many of them: the list is "as you type", people type on.
+NAME_MATCHES_CAP = 1000
+
+
 def customer_search(*, tenant: Tenant, query: str, limit: int = 20) -> list[Customer]:
     """Find by customer number, TCKN/VKN, phone (any format), e-mail or name.
 
     Names match per word prefix, in any case and with or without Turkish letters:
     "ayse yil" finds "Ayşe Gül Yılmaz". Every branch is answered by an index
     (migration 0005): identifiers and phones through one UNION of index lookups
-    rather than an OR the planner could only answer by scanning the tenant.
+    rather than an OR the planner could only answer by scanning the tenant; name
+    words through CustomerNameWord.
     """
     query = query.strip()
     if not query:
@@ -102,10 +109,23 @@ def customer_search(*, tenant: Tenant, query: str, limit: int = 20) -> list[Cust
         words = matching_key(query).split()
         if not words:
             return []
-        for word in words:
-            customers = customers.filter(
-                Q(starts_with("name_key", word)) | Q(name_key__contains=f" {word}")
-            )
+        if connection.vendor == "postgresql":
+            # Customers with a name word starting with each typed word (CustomerNameWord,
+            # see its model), as ids first: the planner then fetches just those rows.
+            matching: Any = None
+            for word in words:
+                with_word = (
+                    CustomerNameWord.objects.filter(starts_with("word", word), tenant=tenant)
+                    .order_by()
+                    .values_list("customer_id", flat=True)
+                )
+                matching = with_word if matching is None else matching.intersection(with_word)
+            customers = customers.filter(pk__in=list(matching[:NAME_MATCHES_CAP]))
+        else:
+            for word in words:
+                customers = customers.filter(
+                    Q(name_key__startswith=word) | Q(name_key__contains=f" {word}")
+                )
     return list(
         customers.select_related("home_branch")
         .prefetch_related(Prefetch("phones", queryset=Phone.objects.filter(tenant=tenant)))

@@ -1,22 +1,27 @@
 """Indexes for search as you type and the duplicate check at a million customers.
 
-The database collation (C.UTF-8 / a locale) does not let a plain btree serve
-``LIKE 'prefix%'``, so prefix searches get ``varchar_pattern_ops`` indexes; a name
-word anywhere in the name (``' ' || name_key LIKE '% word%'``) gets a trigram GIN
-index. All start
-with ``tenant_id`` (btree_gin lets a GIN index carry it). PostgreSQL only: SQLite
-(``make run``) is small enough without them.
+Under row-level security PostgreSQL uses an index for a condition only if the
+condition is *leakproof*; ``LIKE`` is not, ``starts_with()`` and ``=`` are. So:
 
-pg_trgm and btree_gin are trusted extensions (PostgreSQL 13+): the database owner may
-create them. If the role cannot, the trigram index is left out with a warning rather
-than failing the migration; search then still works, only slower at scale.
+* prefix searches (phone, e-mail, the name's first word) use ``starts_with()`` and get
+  ``varchar_pattern_ops`` indexes (the database collation is not "C", so a plain
+  btree cannot answer a prefix);
+* "a word of the name starts with …" looks in CustomerNameWord, one row per word of
+  ``name_key``, kept by a trigger on customers_customer so that every write path
+  (ORM, bulk COPY, merge) keeps it current. Existing customers are filled in here.
+
+The trigger and the indexes are PostgreSQL only: SQLite (``make run``) is small enough
+for ``LIKE``, and search there does not use the word table.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import DatabaseError, migrations
+import django.db.models.deletion
+from django.db import migrations, models
+
+import crm.rls
 
 PATTERN_INDEXES = [
     (
@@ -26,10 +31,76 @@ PATTERN_INDEXES = [
     ),
     ("phone_e164_prefix_idx", "customers_phone", "tenant_id, e164 varchar_pattern_ops"),
     ("email_address_prefix_idx", "customers_email", "tenant_id, address varchar_pattern_ops"),
+    (
+        "name_word_prefix_idx",
+        "customers_customernameword",
+        "tenant_id, word varchar_pattern_ops",
+    ),
 ]
-TRIGRAM_INDEX = "customer_name_words_trgm_idx"
-# customers.selectors.name_words(): ' ' || name_key, so each word follows a space.
-TRIGRAM_EXPRESSION = "tenant_id, (' ' || name_key) gin_trgm_ops"
+
+# Statement-level triggers with transition tables: a bulk insert of a million
+# customers fills the word table in one INSERT … SELECT, not a million.
+CREATE_TRIGGERS = """
+CREATE OR REPLACE FUNCTION customers_name_words_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO customers_customernameword (tenant_id, customer_id, word)
+    SELECT DISTINCT c.tenant_id, c.id, left(w, 100)
+    FROM inserted c CROSS JOIN LATERAL regexp_split_to_table(c.name_key, '\\s+') AS w
+    WHERE w <> '';
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION customers_name_words_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM customers_customernameword w
+    USING updated_new n JOIN updated_old o USING (id)
+    WHERE w.tenant_id = n.tenant_id AND w.customer_id = n.id
+        AND n.name_key IS DISTINCT FROM o.name_key;
+    INSERT INTO customers_customernameword (tenant_id, customer_id, word)
+    SELECT DISTINCT n.tenant_id, n.id, left(w, 100)
+    FROM updated_new n JOIN updated_old o USING (id)
+        CROSS JOIN LATERAL regexp_split_to_table(n.name_key, '\\s+') AS w
+    WHERE w <> '' AND n.name_key IS DISTINCT FROM o.name_key;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER customers_name_words_insert AFTER INSERT ON customers_customer
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_name_words_insert();
+CREATE TRIGGER customers_name_words_update AFTER UPDATE ON customers_customer
+    REFERENCING OLD TABLE AS updated_old NEW TABLE AS updated_new
+    FOR EACH STATEMENT EXECUTE FUNCTION customers_name_words_update();
+"""
+DROP_TRIGGERS = """
+DROP TRIGGER IF EXISTS customers_name_words_insert ON customers_customer;
+DROP TRIGGER IF EXISTS customers_name_words_update ON customers_customer;
+DROP FUNCTION IF EXISTS customers_name_words_insert();
+DROP FUNCTION IF EXISTS customers_name_words_update();
+"""
+# Row-level security applies to the migration too: fill the words for all tenants.
+BACKFILL = """
+SELECT set_config('app.all_tenants', 'on', true);
+INSERT INTO customers_customernameword (tenant_id, customer_id, word)
+SELECT DISTINCT c.tenant_id, c.id, left(w, 100)
+FROM customers_customer c CROSS JOIN LATERAL regexp_split_to_table(c.name_key, '\\s+') AS w
+WHERE w <> '';
+SELECT set_config('app.all_tenants', 'off', true);
+"""
+
+
+def _statements(sql: str) -> list[str]:
+    statements, current = [], ""
+    for line in sql.strip().splitlines():
+        current += line + "\n"
+        inside_function = current.count("$$") % 2 == 1
+        if line.rstrip().endswith(";") and not inside_function:
+            statements.append(current.strip().rstrip(";"))
+            current = ""
+    if current.strip():
+        statements.append(current.strip().rstrip(";"))
+    return statements
 
 
 class PostgresSearchIndexes(migrations.operations.base.Operation):
@@ -44,44 +115,59 @@ class PostgresSearchIndexes(migrations.operations.base.Operation):
             return
         for name, table, columns in PATTERN_INDEXES:
             schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
-        # Better estimates for "which names match this word" (search picks its plan).
-        schema_editor.execute(
-            "ALTER TABLE customers_customer ALTER COLUMN name_key SET STATISTICS 1000"
-        )
-        connection = schema_editor.connection
-        try:
-            with connection.cursor() as cursor, _savepoint(connection):
-                cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-                cursor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
-        except DatabaseError as error:  # a missing privilege must not stop the deploy
-            print(f"\n  customers 0005: no trigram index ({error}); name search is slower")
-            return
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON customers_customer "
-            f"USING gin ({TRIGRAM_EXPRESSION})"
-        )
+        for sql in (CREATE_TRIGGERS, BACKFILL):
+            # One statement per execute (functions end with "END $$;").
+            for statement in _statements(sql):
+                schema_editor.execute(statement)
 
     def database_backwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
+        for statement in _statements(DROP_TRIGGERS):
+            schema_editor.execute(statement)
         for name, _table, _columns in PATTERN_INDEXES:
             schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
-        schema_editor.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
-        schema_editor.execute(
-            "ALTER TABLE customers_customer ALTER COLUMN name_key SET STATISTICS -1"
-        )
 
     def describe(self) -> str:
-        return "Prefix and trigram indexes for customer search (PostgreSQL only)"
-
-
-def _savepoint(connection: Any) -> Any:
-    from django.db import transaction
-
-    return transaction.atomic(using=connection.alias)
+        return "Prefix indexes and the name-word trigger for customer search (PostgreSQL)"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0004_duplicatepair")]
+    dependencies = [
+        ("crm", "0004_alter_job_status"),
+        ("customers", "0004_duplicatepair"),
+    ]
 
-    operations = [PostgresSearchIndexes()]
+    operations = [
+        migrations.CreateModel(
+            name="CustomerNameWord",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("word", models.CharField(max_length=100)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="crm.tenant",
+                    ),
+                ),
+            ],
+        ),
+        crm.rls.EnableTenantRLS("customernameword"),
+        PostgresSearchIndexes(),
+    ]
