@@ -12,7 +12,8 @@ What is measured, and how:
   of a phone as staff type it ("0532123"), a whole e-mail, a TCKN, a customer number.
 * ``duplicate_check``: ``customer_duplicate_candidates`` for a customer typed again
   with a slip (a typo in the first name, the phone in national format).
-* ``import``: ~20,000 rows (fewer on a small tenant), a third of them existing
+* ``import``: ~20,000 rows (fewer on a small tenant, or ``TEKIL_BENCH_IMPORT_ROWS``),
+  a third of them existing
   customers written differently, through ``customers.imports.customers_import`` in a
   transaction that is rolled back afterwards: the tenant is left as it was.
 * ``dedup``: ``customers.dedup.find_duplicates`` over the whole tenant (nothing is
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import resource
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +47,8 @@ from customers.models import Customer, Email, Phone
 from customers.reference import typo
 
 IMPORT_ROWS = 20_000
+# A smaller sample for a slow import path (the figure is rows per second anyway).
+IMPORT_ROWS_ENV = "TEKIL_BENCH_IMPORT_ROWS"
 
 
 def _sample(tenant: Tenant, count: int, seed: int) -> list[dict[str, Any]]:
@@ -232,7 +237,7 @@ def _import_file(tenant: Tenant, rows: int, seed: int) -> bytes:
 
 def _import(tenant: Tenant, seed: int) -> dict[str, Any]:
     active = Customer.objects.filter(tenant=tenant, merged_into__isnull=True).count()
-    rows = min(IMPORT_ROWS, max(100, active // 5))
+    rows = int(os.environ.get(IMPORT_ROWS_ENV) or min(IMPORT_ROWS, max(100, active // 5)))
     table = read_table(_import_file(tenant, rows, seed), "bench.csv")
     mapping = {"ad": "first_name", "soyad": "last_name", "telefon": "phone", "eposta": "email"}
     with transaction.atomic():
@@ -279,7 +284,10 @@ def bench_customers(tenant: Tenant, options: BenchOptions) -> dict[str, Any]:
         "customers": Customer.objects.filter(tenant=tenant, merged_into__isnull=True).count(),
         "sample": len(sample),
     }
-    for _name, step in steps:
-        figures.update(step())
+    for name, step in steps:
+        measured = step()
+        figures.update(measured)
+        # Each step as it finishes, for long runs (the command prints the whole at the end).
+        print(f"bench customers {name}: {measured}", file=sys.stderr, flush=True)
     figures["peak_rss_mib"] = _peak_rss_mib()
     return figures
