@@ -13,6 +13,7 @@ from django.db.models import (
     BooleanField,
     CharField,
     Count,
+    Exists,
     F,
     Func,
     OuterRef,
@@ -112,15 +113,29 @@ def customer_search(*, tenant: Tenant, query: str, limit: int = 20) -> list[Cust
         if connection.vendor == "postgresql":
             # Customers with a name word starting with each typed word (CustomerNameWord,
             # see its model), as ids first: the planner then fetches just those rows.
-            matching: Any = None
-            for word in words:
-                with_word = (
-                    CustomerNameWord.objects.filter(starts_with("word", word), tenant=tenant)
-                    .order_by()
-                    .values_list("customer_id", flat=True)
+            # The longest typed word drives (fewest matches); each other word must start
+            # a word of the same customer (an index probe per candidate, stopping at
+            # the cap) — cheaper than intersecting two large sets.
+            driver, *others = sorted(set(words), key=len, reverse=True)
+            matching = CustomerNameWord.objects.filter(starts_with("word", driver), tenant=tenant)
+            for word in others:
+                matching = matching.filter(
+                    Exists(
+                        CustomerNameWord.objects.filter(
+                            starts_with("word", word),
+                            tenant=tenant,
+                            customer_id=OuterRef("customer_id"),
+                        )
+                    )
                 )
-                matching = with_word if matching is None else matching.intersection(with_word)
-            customers = customers.filter(pk__in=list(matching[:NAME_MATCHES_CAP]))
+            matching = matching.order_by().values_list("customer_id", flat=True)
+            ids = list(matching[:NAME_MATCHES_CAP])
+            if len(ids) > limit:
+                # Order the matches by name through their primary keys: left to itself
+                # the planner walks the whole name index looking for these ids.
+                named = customers.filter(pk__in=ids).order_by().values_list("pk", "name_key")
+                ids = [pk for pk, _key in sorted(named, key=lambda row: (row[1], row[0]))[:limit]]
+            customers = customers.filter(pk__in=ids)
         else:
             for word in words:
                 customers = customers.filter(
