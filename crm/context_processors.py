@@ -16,7 +16,8 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
         return {}
     membership = getattr(request, "membership", None)
     context: dict[str, Any] = {
-        "user_memberships": selectors.memberships_for_user(user=user),
+        "user_memberships": getattr(request, "user_memberships", None)
+        or selectors.memberships_for_user(user=user),
     }
     if membership is not None:
         permissions = permissions_of(membership.role)

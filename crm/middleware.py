@@ -91,7 +91,11 @@ class TenantMiddleware:
             if is_api_request(request):
                 return JsonResponse({"detail": _("Log in first.")}, status=401)
             return redirect_to_login(request.get_full_path())
-        membership = selectors.membership_for(user=request.user, tenant_slug=slug)
+        # All of the user's memberships in one query: the layout's tenant switch needs
+        # them too (crm.context_processors), so the page does not ask twice.
+        memberships = selectors.memberships_for_user(user=request.user)
+        request.user_memberships = memberships  # type: ignore[attr-defined]
+        membership = next((m for m in memberships if m.tenant.slug == slug), None)
         if membership is None:
             raise Http404(_("No such company, or you are not a member of it."))
         declared = declared_permission(view_func)

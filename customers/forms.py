@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Branch, Tenant
@@ -16,13 +17,40 @@ STAFF_TOUCHPOINTS = [
 ]
 
 
+class _BranchListIterator(ModelChoiceIterator):
+    """Choices from a list of branches already loaded (``field.branch_list``), so that
+    several forms on one page share one query."""
+
+    def _branches(self) -> list[Branch]:
+        return getattr(self.field, "branch_list", [])
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for branch in self._branches():
+            yield self.choice(branch)
+
+    def __len__(self) -> int:
+        return len(self._branches()) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(self._branches())
+
+
 class _TenantBranchMixin:
     fields: dict[str, forms.Field]
 
-    def _limit_branches(self, tenant: Tenant, field_name: str) -> None:
+    def _limit_branches(
+        self, tenant: Tenant, field_name: str, branches: list[Branch] | None = None
+    ) -> None:
         field = self.fields[field_name]
         assert isinstance(field, forms.ModelChoiceField)
+        # Validation still goes through the queryset (the tenant's active branches).
         field.queryset = Branch.objects.filter(tenant=tenant, is_active=True)
+        if branches is not None:
+            field.branch_list = branches  # type: ignore[attr-defined]
+            field.iterator = _BranchListIterator
+            field.widget.choices = field.choices
 
 
 class CustomerForm(_TenantBranchMixin, forms.Form):
@@ -89,9 +117,11 @@ class InteractionForm(_TenantBranchMixin, forms.ModelForm[Interaction]):
             "follow_up_on": forms.DateInput(attrs={"type": "date"}),
         }
 
-    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, tenant: Tenant, branches: list[Branch] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self._limit_branches(tenant, "branch")
+        self._limit_branches(tenant, "branch", branches)
 
 
 class ComplaintForm(_TenantBranchMixin, forms.ModelForm[Complaint]):
@@ -103,9 +133,11 @@ class ComplaintForm(_TenantBranchMixin, forms.ModelForm[Complaint]):
             "due_on": forms.DateInput(attrs={"type": "date"}),
         }
 
-    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, tenant: Tenant, branches: list[Branch] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self._limit_branches(tenant, "branch")
+        self._limit_branches(tenant, "branch", branches)
         self.fields["due_on"].required = False
         self.fields["due_on"].help_text = _("Empty: in three days.")
 

@@ -131,6 +131,21 @@ class Customer(TenantOwnedModel):
         return f"{self.first_name} {self.last_name}".strip()
 
 
+class CustomerNameWord(TenantOwnedModel):
+    """One word of a customer's ``name_key``, for "a word of the name starts with …".
+
+    Search looks names up here with ``starts_with(word, …)``: under row-level security
+    PostgreSQL only lets leakproof conditions use an index, and ``LIKE '% word%'`` on
+    the name is neither leakproof nor indexable. A trigger on customers_customer
+    (migration 0005, PostgreSQL only) keeps the rows in step with ``name_key`` on every
+    write path: ORM saves, bulk loads, merges.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # Searched with a (tenant_id, word varchar_pattern_ops) index made in migration 0005.
+    word = models.CharField(max_length=100)
+
+
 class CustomerNumberCounter(TenantOwnedModel):
     """The next customer number of a tenant, handed out under a row lock."""
 

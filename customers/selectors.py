@@ -7,19 +7,40 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
-from crm.models import Tenant
+from crm.models import Tenant, User
 from crm.text import matching_key
 from customers import normalize
 from customers.matching import POSSIBLE_DUPLICATE_SCORE, Incoming, Match, score
 from customers.models import (
+    Address,
     Complaint,
+    ContactPerson,
     Customer,
+    CustomerNameWord,
     Email,
     Interaction,
     Phone,
     Purchase,
+    PurchaseLine,
     RiskFlag,
 )
 
@@ -30,47 +51,98 @@ def _active(tenant: Tenant) -> QuerySet[Customer]:
     return Customer.objects.filter(tenant=tenant, merged_into__isnull=True)
 
 
+def starts_with(field: str, prefix: str) -> Any:
+    """``field`` starts with ``prefix``, as a condition an index can answer under
+    row-level security. PostgreSQL only lets *leakproof* conditions use an index ahead
+    of the tenant policy: ``LIKE`` is not leakproof, ``starts_with()`` is (and, with
+    the ``varchar_pattern_ops`` indexes of migration 0005, uses them)."""
+    if connection.vendor == "postgresql":
+        return Func(F(field), Value(prefix), function="starts_with", output_field=BooleanField())
+    return Q(**{f"{field}__startswith": prefix})
+
+
+# A name search matching more customers than this (two letters of a common name)
+# orders only this many of them: the list is "as you type", people type on.
+NAME_MATCHES_CAP = 1000
+
+
 def customer_search(*, tenant: Tenant, query: str, limit: int = 20) -> list[Customer]:
     """Find by customer number, TCKN/VKN, phone (any format), e-mail or name.
 
     Names match per word prefix, in any case and with or without Turkish letters:
-    "ayse yil" finds "Ayşe Gül Yılmaz".
+    "ayse yil" finds "Ayşe Gül Yılmaz". Every branch is answered by an index
+    (migration 0005): identifiers and phones through one UNION of index lookups
+    rather than an OR the planner could only answer by scanning the tenant; name
+    words through CustomerNameWord.
     """
     query = query.strip()
     if not query:
         return []
     customers = _active(tenant)
     digits = "".join(ch for ch in query if ch.isdigit())
-    condition = Q(pk__in=[])
     if "@" in query:
         # What is typed may be half an address: prefix-match the stored form.
         typed = query.lower()
-        condition |= Q(
-            pk__in=Email.objects.filter(tenant=tenant, address__startswith=typed).values(
+        customers = customers.filter(
+            pk__in=Email.objects.filter(starts_with("address", typed), tenant=tenant).values(
                 "customer_id"
             )
         )
     elif digits and len(digits) >= 4 and len(digits) >= len(query.replace(" ", "")) - 3:
-        condition |= Q(customer_number=digits) | Q(tckn=digits) | Q(tax_id=digits)
         try:
             phone = normalize.normalize_phone(query)
         except ValidationError:
             phone = None
         phone_prefix = phone.e164 if phone else "+90" + digits.lstrip("0").removeprefix("90")
-        condition |= Q(
-            pk__in=Phone.objects.filter(tenant=tenant, e164__startswith=phone_prefix).values(
-                "customer_id"
-            )
+        by_identifier = (
+            _active(tenant)
+            .filter(Q(customer_number=digits) | Q(tckn=digits) | Q(tax_id=digits))
+            .order_by()
+            .values("pk")
         )
+        by_phone = (
+            Phone.objects.filter(starts_with("e164", phone_prefix), tenant=tenant)
+            .order_by()
+            .values("customer_id")
+        )
+        customers = customers.filter(pk__in=by_identifier.union(by_phone, all=True))
     else:
         words = matching_key(query).split()
-        name_condition = Q()
-        for word in words:
-            name_condition &= Q(name_key__startswith=word) | Q(name_key__contains=f" {word}")
-        condition |= name_condition
+        if not words:
+            return []
+        if connection.vendor == "postgresql":
+            # Customers with a name word starting with each typed word (CustomerNameWord,
+            # see its model), as ids first: the planner then fetches just those rows.
+            # The longest typed word drives (fewest matches); each other word must start
+            # a word of the same customer (an index probe per candidate, stopping at
+            # the cap) — cheaper than intersecting two large sets.
+            driver, *others = sorted(set(words), key=len, reverse=True)
+            matching = CustomerNameWord.objects.filter(starts_with("word", driver), tenant=tenant)
+            for word in others:
+                matching = matching.filter(
+                    Exists(
+                        CustomerNameWord.objects.filter(
+                            starts_with("word", word),
+                            tenant=tenant,
+                            customer_id=OuterRef("customer_id"),
+                        )
+                    )
+                )
+            matching = matching.order_by().values_list("customer_id", flat=True)
+            ids = list(matching[:NAME_MATCHES_CAP])
+            if len(ids) > limit:
+                # Order the matches by name through their primary keys: left to itself
+                # the planner walks the whole name index looking for these ids.
+                named = customers.filter(pk__in=ids).order_by().values_list("pk", "name_key")
+                ids = [pk for pk, _key in sorted(named, key=lambda row: (row[1], row[0]))[:limit]]
+            customers = customers.filter(pk__in=ids)
+        else:
+            for word in words:
+                customers = customers.filter(
+                    Q(name_key__startswith=word) | Q(name_key__contains=f" {word}")
+                )
     return list(
-        customers.filter(condition)
-        .select_related("home_branch")
+        customers.select_related("home_branch")
         .prefetch_related(Prefetch("phones", queryset=Phone.objects.filter(tenant=tenant)))
         .order_by("name_key")[:limit]
     )
@@ -105,22 +177,24 @@ def customer_duplicate_candidates(
     Candidates come only through indexed keys (identifiers, phone, e-mail, exact name
     key), so the cost does not grow with the size of the tenant.
     """
-    blocking = Q(pk__in=[])
+    # One UNION of index lookups: an OR of IN-subqueries would make the planner scan
+    # every customer of the tenant for each check.
+    sources: list[QuerySet[Any]] = []
     if incoming.tckn:
-        blocking |= Q(tckn=incoming.tckn)
+        sources.append(_active(tenant).filter(tckn=incoming.tckn).order_by().values("pk"))
     if incoming.tax_id:
-        blocking |= Q(tax_id=incoming.tax_id)
+        sources.append(_active(tenant).filter(tax_id=incoming.tax_id).order_by().values("pk"))
     if incoming.phones:
-        blocking |= Q(
-            pk__in=Phone.objects.filter(tenant=tenant, e164__in=incoming.phones).values(
-                "customer_id"
-            )
+        sources.append(
+            Phone.objects.filter(tenant=tenant, e164__in=incoming.phones)
+            .order_by()
+            .values("customer_id")
         )
     if incoming.email_keys:
-        blocking |= Q(
-            pk__in=Email.objects.filter(tenant=tenant, match_key__in=incoming.email_keys).values(
-                "customer_id"
-            )
+        sources.append(
+            Email.objects.filter(tenant=tenant, match_key__in=incoming.email_keys)
+            .order_by()
+            .values("customer_id")
         )
     name_key = (
         incoming.company_key
@@ -128,8 +202,11 @@ def customer_duplicate_candidates(
         else f"{incoming.first_key} {incoming.last_key}".strip()
     )
     if name_key:
-        blocking |= Q(name_key=name_key)
-    customers = _active(tenant).filter(blocking)
+        sources.append(_active(tenant).filter(name_key=name_key).order_by().values("pk"))
+    if not sources:
+        return []
+    blocked = sources[0].union(*sources[1:], all=True) if len(sources) > 1 else sources[0]
+    customers = _active(tenant).filter(pk__in=blocked)
     if exclude_id is not None:
         customers = customers.exclude(pk=exclude_id)
     candidates = list(customers[:50])
@@ -208,6 +285,12 @@ def incoming_from_raw(
 @dataclass
 class CustomerPage:
     customer: Customer
+    phones: list[Phone]
+    emails: list[Email]
+    addresses: list[Address]
+    # Company contact people, each with ``phone_list`` and ``email_list``.
+    contacts: list[ContactPerson]
+    # Each purchase carries ``product_names`` (up to 3) and ``line_count``.
     purchases: list[Purchase]
     purchase_count: int
     purchase_total: Any
@@ -217,22 +300,148 @@ class CustomerPage:
     risk_flags: list[RiskFlag]
 
 
+_SHOWN_PRODUCTS = 3
+
+
+def _contact_rows(tenant: Tenant, customer_id: int) -> list[tuple[Any, ...]]:
+    """Phones, e-mails, addresses, contact people and open risk flags of one customer
+    in one query (UNION ALL of rows shaped alike: kind, id, contact person or user,
+    value, flag, primary, verified, created, text1, text2, text3)."""
+    blank = Value("", output_field=CharField())
+    no_flag = Value(False, output_field=BooleanField())
+    no_person = Value(None, output_field=BigIntegerField())
+    phones = Phone.objects.filter(tenant=tenant, customer_id=customer_id).values_list(
+        Value("p", output_field=CharField()), "pk", "contact_person_id", "e164", "is_mobile",
+        "is_primary", "is_verified", "created_at", blank, blank, blank,
+    )  # fmt: skip
+    emails = Email.objects.filter(tenant=tenant, customer_id=customer_id).values_list(
+        Value("e", output_field=CharField()), "pk", "contact_person_id", "address", no_flag,
+        "is_primary", "is_verified", "created_at", blank, blank, blank,
+    )  # fmt: skip
+    addresses = Address.objects.filter(tenant=tenant, customer_id=customer_id).values_list(
+        Value("a", output_field=CharField()), "pk", no_person, "line", no_flag,
+        "is_primary", "is_verified", "created_at", "province", "district", "postal_code",
+    )  # fmt: skip
+    people = ContactPerson.objects.filter(tenant=tenant, company_id=customer_id).values_list(
+        Value("c", output_field=CharField()), "pk", no_person, "first_name", "is_active",
+        no_flag, no_flag, "created_at", "last_name", "role", "title",
+    )  # fmt: skip
+    flags = RiskFlag.objects.filter(
+        tenant=tenant, customer_id=customer_id, cleared_at__isnull=True
+    ).values_list(
+        Value("r", output_field=CharField()), "pk", "set_by_id", "kind", no_flag,
+        no_flag, no_flag, "set_at", "note", "set_by__full_name", "set_by__email",
+    )  # fmt: skip
+    return list(
+        phones.order_by().union(
+            emails.order_by(), addresses.order_by(), people.order_by(), flags.order_by(), all=True
+        )
+    )
+
+
 def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> CustomerPage:
-    """Everything the customer page shows, in a fixed number of queries."""
+    """Everything the customer page shows, in five queries whatever the history's
+    length: the customer (with purchase count and total); contact points, contact
+    people and open risk flags; recent purchases (with their first product names);
+    interactions; complaints."""
+    purchases_of = Purchase.objects.filter(tenant=tenant, customer=OuterRef("pk")).order_by()
     customer = (
         Customer.objects.filter(tenant=tenant)
         .select_related("home_branch", "merged_into")
-        .prefetch_related(
-            Prefetch("phones", queryset=Phone.objects.filter(tenant=tenant)),
-            Prefetch("emails", queryset=Email.objects.filter(tenant=tenant)),
-            "addresses",
+        .annotate(
+            purchase_count=Coalesce(
+                Subquery(purchases_of.values("customer").annotate(n=Count("pk")).values("n")[:1]),
+                0,
+            ),
+            purchase_total=Subquery(
+                purchases_of.values("customer").annotate(t=Sum("total_amount")).values("t")[:1]
+            ),
         )
         .get(pk=customer_id)
     )
-    if customer.kind == Customer.Kind.COMPANY:
-        prefetch_related_objects([customer], "contacts__phones", "contacts__emails")
-    purchases = Purchase.objects.filter(tenant=tenant, customer=customer)
-    totals = purchases.aggregate(total=Sum("total_amount"), count=Count("pk"))
+    phones: list[Phone] = []
+    emails: list[Email] = []
+    addresses: list[Address] = []
+    contacts: dict[int, ContactPerson] = {}
+    person_phones: list[Phone] = []
+    person_emails: list[Email] = []
+    risk_flags: list[RiskFlag] = []
+    for kind, pk, person, value, flag, primary, verified, created, t1, t2, t3 in _contact_rows(
+        tenant, customer.pk
+    ):
+        common = {"pk": pk, "is_primary": primary, "is_verified": verified, "created_at": created}
+        if kind == "p":
+            phone = Phone(
+                **common, customer=customer, contact_person_id=person, e164=value, is_mobile=flag
+            )
+            (person_phones if person else phones).append(phone)
+        elif kind == "e":
+            email = Email(**common, customer=customer, contact_person_id=person, address=value)
+            (person_emails if person else emails).append(email)
+        elif kind == "a":
+            addresses.append(
+                Address(
+                    **common,
+                    customer=customer,
+                    line=value,
+                    province=t1,
+                    district=t2,
+                    postal_code=t3,
+                )
+            )
+        elif kind == "r":
+            setter = User(pk=person, full_name=t2 or "", email=t3 or "") if person else None
+            risk_flags.append(
+                RiskFlag(
+                    pk=pk, customer=customer, kind=value, note=t1, set_by=setter, set_at=created
+                )
+            )
+        else:
+            contact = ContactPerson(
+                pk=pk,
+                company=customer,
+                first_name=value,
+                last_name=t1,
+                role=t2,
+                title=t3,
+                is_active=flag,
+                created_at=created,
+            )
+            contact.phone_list = []  # type: ignore[attr-defined]
+            contact.email_list = []  # type: ignore[attr-defined]
+            contacts[pk] = contact
+    for point_list, attribute in ((person_phones, "phone_list"), (person_emails, "email_list")):
+        for point in point_list:
+            owner = contacts.get(point.contact_person_id)  # type: ignore[arg-type]
+            if owner is not None:
+                getattr(owner, attribute).append(point)
+
+    def contact_order(point: Any) -> tuple[bool, Any]:
+        return (not point.is_primary, point.created_at)
+
+    phones.sort(key=contact_order)
+    emails.sort(key=contact_order)
+    addresses.sort(key=contact_order)
+
+    lines_of = PurchaseLine.objects.filter(tenant=tenant, purchase=OuterRef("pk")).order_by("pk")
+    purchases = list(
+        Purchase.objects.filter(tenant=tenant, customer=customer)
+        .select_related("branch")
+        .annotate(
+            line_count=Subquery(
+                lines_of.order_by().values("purchase").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            **{
+                f"product_{i}": Subquery(lines_of.values("product__name")[i : i + 1])
+                for i in range(_SHOWN_PRODUCTS)
+            },
+        )
+        .order_by("-purchased_at", "-pk")[:recent]
+    )
+    for purchase in purchases:
+        names = [getattr(purchase, f"product_{i}") for i in range(_SHOWN_PRODUCTS)]
+        purchase.product_names = [n for n in names if n]
+        purchase.more_lines = max(0, (purchase.line_count or 0) - _SHOWN_PRODUCTS)
     complaints = list(
         Complaint.objects.filter(tenant=tenant, customer=customer).select_related(
             "owner", "branch"
@@ -240,11 +449,13 @@ def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> Cust
     )
     return CustomerPage(
         customer=customer,
-        purchases=list(
-            purchases.select_related("branch").prefetch_related("lines__product")[:recent]
-        ),
-        purchase_count=totals["count"],
-        purchase_total=totals["total"] or 0,
+        phones=phones,
+        emails=emails,
+        addresses=addresses,
+        contacts=sorted(contacts.values(), key=lambda c: (c.role, c.last_name)),
+        purchases=purchases,
+        purchase_count=customer.purchase_count,
+        purchase_total=customer.purchase_total or 0,
         interactions=list(
             Interaction.objects.filter(tenant=tenant, customer=customer).select_related(
                 "staff", "branch"
@@ -252,11 +463,7 @@ def customer_page(*, tenant: Tenant, customer_id: int, recent: int = 20) -> Cust
         ),
         open_complaints=[c for c in complaints if c.status in OPEN_COMPLAINT_STATUSES],
         complaints=complaints,
-        risk_flags=list(
-            RiskFlag.objects.filter(
-                tenant=tenant, customer=customer, cleared_at__isnull=True
-            ).select_related("set_by")
-        ),
+        risk_flags=sorted(risk_flags, key=lambda f: f.set_at, reverse=True),
     )
 
 

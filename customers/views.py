@@ -11,6 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm import tables
 from crm.http import TenantRequest, tenant_view
@@ -152,6 +153,8 @@ def customer_detail(request: TenantRequest, tenant_slug: str, customer_id: int) 
         path=request.path,
     )
     tenant = request.tenant
+    # One query for the branch choices of both quick-action forms.
+    branches = list(crm_selectors.branch_list(tenant=tenant, include_inactive=False))
     return render(
         request,
         "customers/detail.html",
@@ -161,11 +164,13 @@ def customer_detail(request: TenantRequest, tenant_slug: str, customer_id: int) 
             # Three forms on one page: distinct element ids, same field names.
             "interaction_form": InteractionForm(
                 tenant=tenant,
+                branches=branches,
                 initial={"branch": request.membership.branch},
                 auto_id="interaction_%s",
             ),
             "complaint_form": ComplaintForm(
                 tenant=tenant,
+                branches=branches,
                 initial={"branch": request.membership.branch},
                 auto_id="complaint_%s",
             ),

@@ -32,6 +32,7 @@ from customers.models import (
     Complaint,
     ContactPerson,
     Customer,
+    CustomerNameWord,
     CustomerNumberCounter,
     DuplicatePair,
     Email,
@@ -164,6 +165,14 @@ class CompanyFactory(CustomerFactory):
 
 def _same_tenant(attribute: str = "..tenant") -> Any:
     return factory.SelfAttribute(attribute)
+
+
+class CustomerNameWordFactory(TenantOwnedFactory):
+    class Meta:
+        model = CustomerNameWord
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    word = "ayse"
 
 
 class CustomerNumberCounterFactory(TenantOwnedFactory):
@@ -319,6 +328,7 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     PersonalDataAccess: PersonalDataAccessFactory,
     ApiKey: ApiKeyFactory,
     Customer: CustomerFactory,
+    CustomerNameWord: CustomerNameWordFactory,
     ImportMapping: ImportMappingFactory,
     DuplicatePair: DuplicatePairFactory,
     CustomerNumberCounter: CustomerNumberCounterFactory,
