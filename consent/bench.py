@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from django.db.models import Count
+from django.db import connection
 
 from consent import services
 from consent.models import ConsentType
@@ -30,13 +30,13 @@ def bench_consent(tenant: Tenant, options: BenchOptions) -> dict[str, Any]:
         reasons: dict[str, int] = {}
 
         def decide_all(channel: str = channel, reasons: dict[str, int] = reasons) -> None:
-            rows = (
-                services.may_send_bulk(tenant=tenant, channel_type=channel)
-                .values("reason")
-                .annotate(n=Count("pk"))
-                .order_by()
-            )
-            reasons.update({row["reason"]: row["n"] for row in rows})
+            sql, params = services.may_send_bulk_sql(tenant=tenant, channel_type=channel)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT reason, count(*) FROM ({sql}) d GROUP BY reason",  # noqa: S608
+                    params,
+                )
+                reasons.update(dict(cursor.fetchall()))
 
         allowed: list[int] = []
 

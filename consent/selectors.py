@@ -62,8 +62,8 @@ def customer_recipients(*, tenant: Tenant, customer: Customer) -> dict[str, list
 def customer_consents(*, tenant: Tenant, customer: Customer) -> CustomerConsents:
     """The customer's consent per channel and recipient, and the latest history.
 
-    A fixed number of queries whatever the history's length: contact points (2),
-    states (1), decisions (one bulk query per channel: 3), history (1).
+    The number of queries grows with the customer's phones and e-mails (a few per
+    recipient and channel), not with the length of the history.
     """
     recipients = customer_recipients(tenant=tenant, customer=customer)
     values = set(recipients[ConsentType.MESAJ]) | set(recipients[ConsentType.EPOSTA])
@@ -74,22 +74,19 @@ def customer_consents(*, tenant: Tenant, customer: Customer) -> CustomerConsents
         states.setdefault((state.type, state.recipient), []).append(state)
     channels = []
     for consent_type, label in ConsentType.choices:
-        decisions = {
-            row.recipient: row.reason
-            for row in services.may_send_bulk(
-                tenant=tenant, channel_type=consent_type, customers=[customer.pk]
-            )
-        }
         channel = ChannelConsent(consent_type=consent_type, label=str(label))
         for value in recipients[consent_type]:
-            reason = decisions.get(value, services.Reason.NO_CONSENT)
+            # The single check (a few indexed queries), not the bulk one: bulk SQL
+            # looks at the whole tenant to answer for everyone at once.
             channel.recipients.append(
                 RecipientConsent(
                     recipient=value,
                     states=sorted(
                         states.get((consent_type, value), []), key=lambda s: s.recipient_type
                     ),
-                    decision=services.Decision(reason in services.ALLOWED_REASONS, reason),
+                    decision=services.may_send(
+                        tenant=tenant, channel_type=consent_type, recipient=value
+                    ),
                 )
             )
         channels.append(channel)
