@@ -775,8 +775,8 @@ def may_send_bulk_sql(
             params.extend(inner_params)
         else:
             ids = [int(pk) for pk in customers] or [0]
-            sql += " AND p.customer_id = ANY(%s)"
-            params.append(ids)
+            sql += f" AND p.customer_id IN ({', '.join(['%s'] * len(ids))})"
+            params.extend(ids)
     return sql, tuple(params)
 
 
@@ -821,9 +821,11 @@ def customers_allowed(*, tenant: Tenant, channel_type: str) -> QuerySet[Customer
     """
     sql, params = may_send_bulk_sql(tenant=tenant, channel_type=channel_type)
     # Only our own SQL and bound parameters go in: no user text is spliced.
+    reasons = sorted(ALLOWED_REASONS)
     decided = RawSQL(  # noqa: S611
-        f"SELECT d.customer_id FROM ({sql}) d WHERE d.reason = ANY(%s)",  # noqa: S608
-        (*params, sorted(ALLOWED_REASONS)),
+        f"SELECT d.customer_id FROM ({sql}) d "  # noqa: S608
+        f"WHERE d.reason IN ({', '.join(['%s'] * len(reasons))})",
+        (*params, *reasons),
     )
     return Customer.objects.filter(tenant=tenant, merged_into__isnull=True, pk__in=decided)
 

@@ -97,6 +97,14 @@ def test_tacir_follows_the_tenant_setting(world_a: TenantWorld) -> None:
     assert _may(world_a) == services.Reason.NO_CONSENT
     _onay(world_a, recipient_type=RecipientType.TACIR)
     assert _may(world_a) == services.Reason.TACIR_ONAY
+    with tenant_context(world_a.tenant):
+        companies = Customer.objects.filter(kind=Customer.Kind.COMPANY)
+        rows = services.may_send_bulk(
+            tenant=world_a.tenant, channel_type=ConsentType.MESAJ, customers=companies
+        )
+    assert [(row.recipient, row.reason, row.allowed) for row in rows] == [
+        (PHONE, services.Reason.TACIR_ONAY, True)
+    ]
 
 
 # --- Counter -------------------------------------------------------------------------------
