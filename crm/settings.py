@@ -286,7 +286,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"TouchpointEnum": "customers.models.Touchpoint"},
+    "ENUM_NAME_OVERRIDES": {
+        "TouchpointEnum": "customers.models.Touchpoint",
+        "ConsentStatusEnum": "consent.models.ConsentStatus",
+        "ConsentSyncStatusEnum": "consent.models.SyncStatus",
+    },
 }
 
 LOGGING = {
