@@ -27,6 +27,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from consent.models import ConsentEvent
 from crm.models import Tenant, User
 from crm.tenancy import ensure_same_tenant
 from crm.text import matching_key
@@ -77,6 +78,9 @@ NOT_REPOINTED = {
     (MergeLog, "dropped"),
     (DuplicatePair, "left"),
     (DuplicatePair, "right"),
+    # The consent ledger is append-only and keyed by recipient: consents follow the
+    # contact points that move above (see consent.services.consent_on_customer_merge).
+    (ConsentEvent, "customer"),
 }
 
 CONTACT_POINT_MODELS: tuple[type[Phone] | type[Email] | type[Address], ...] = (

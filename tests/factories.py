@@ -14,6 +14,14 @@ from typing import Any
 import factory
 from django.utils import timezone
 
+from consent.models import (
+    ConsentEvent,
+    ConsentSettings,
+    ConsentState,
+    ConsentStatus,
+    ConsentType,
+    RecipientType,
+)
 from crm.models import (
     ApiKey,
     Branch,
@@ -311,6 +319,38 @@ class ImportMappingFactory(TenantOwnedFactory):
     mapping = {"Ad Soyad": "full_name", "GSM": "phone"}
 
 
+class ConsentEventFactory(TenantOwnedFactory):
+    """A ledger row written directly (tests of the rules go through consent.services)."""
+
+    class Meta:
+        model = ConsentEvent
+
+    recipient = factory.Sequence(lambda n: f"+90532{n:07d}")
+    type = ConsentType.MESAJ
+    recipient_type = RecipientType.BIREYSEL
+    status = ConsentStatus.ONAY
+    source = "HS_FIZIKSEL_ORTAM"
+    consent_date = factory.LazyFunction(timezone.now)
+
+
+class ConsentStateFactory(TenantOwnedFactory):
+    class Meta:
+        model = ConsentState
+
+    event = factory.SubFactory(ConsentEventFactory, tenant=_same_tenant())
+    recipient = factory.SelfAttribute("event.recipient")
+    type = factory.SelfAttribute("event.type")
+    recipient_type = factory.SelfAttribute("event.recipient_type")
+    status = factory.SelfAttribute("event.status")
+    source = factory.SelfAttribute("event.source")
+    consent_date = factory.SelfAttribute("event.consent_date")
+
+
+class ConsentSettingsFactory(TenantOwnedFactory):
+    class Meta:
+        model = ConsentSettings
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
@@ -335,4 +375,7 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Complaint: ComplaintFactory,
     RiskFlag: RiskFlagFactory,
     MergeLog: MergeLogFactory,
+    ConsentEvent: ConsentEventFactory,
+    ConsentState: ConsentStateFactory,
+    ConsentSettings: ConsentSettingsFactory,
 }
