@@ -267,7 +267,7 @@ class RetryPolicy:
     attempts: int = 4  # calls in total for a retryable failure
     backoff_base: float = 0.5  # seconds; doubles per attempt
     backoff_cap: float = 30.0
-    retry_after_cap: float = 120.0
+    retry_after_cap: float = 10.0  # longer Retry-After: raise at once
 
 
 @dataclass
@@ -383,8 +383,10 @@ class IysClient:
                     f"İYS connection failed: {error}", outcome_unknown=write
                 ) from error
             if response.status_code == 429:
-                wait = min(_retry_after(response), self.retry.retry_after_cap)
-                if attempt == self.retry.attempts:
+                wait = _retry_after(response)
+                # A long wait is not slept through here: the caller (a Celery task)
+                # schedules a retry instead of holding a worker.
+                if attempt == self.retry.attempts or wait > self.retry.retry_after_cap:
                     raise IysRateLimited(
                         "İYS rate limit reached",
                         retry_after=wait,

@@ -243,7 +243,7 @@ class FakeIys:
             while calls and now - calls[0] >= window:
                 calls.popleft()
             if len(calls) >= count:
-                return window - (now - calls[0])
+                return window - (now - calls[0]) if calls else window
             calls.append(now)
             return 0.0
 

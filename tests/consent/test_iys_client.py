@@ -241,7 +241,9 @@ def test_429_that_persists_raises_rate_limited_with_the_wait() -> None:
             assert client.consent_status(recipient=PHONE, type="MESAJ") is None
             with pytest.raises(IysRateLimited) as raised:
                 client.consent_status(recipient=PHONE, type="MESAJ")
-        assert raised.value.retry_after == 2.0  # capped by the policy (30 s asked)
+        # 30 s is more than the policy sleeps through: raised at once, for a later retry.
+        assert raised.value.retry_after == 30.0
+        assert [st for k, _, st in fake.calls if k == "status"] == [404, 429]
     finally:
         fake.stop()
 
