@@ -27,6 +27,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from consent import services as consent_services
 from consent.models import ConsentEvent
 from crm.models import Tenant, User
 from crm.tenancy import ensure_same_tenant
@@ -336,6 +337,10 @@ def customer_merge(
         model._default_manager.filter(tenant=tenant, pk__in=ids).update(**{fk: keep})
         moved[table] = ids
     snapshot["moved"] = moved
+    # Consents follow the contact points; an opt-out on either side now covers both.
+    snapshot["consent"] = consent_services.consent_on_customer_merge(
+        tenant=tenant, keep=keep, drop=drop
+    )
     for name, side in resolved.items():
         if side == DROP:
             setattr(keep, _attname(name), getattr(drop, _attname(name)))
@@ -473,7 +478,12 @@ def customer_unmerge(
                 )
     Customer.objects.filter(tenant=tenant, pk=drop.pk).update(**dropped_values)
     log.undone_at, log.undone_by = timezone.now(), actor
-    log.save(update_fields=["undone_at", "undone_by"])
+    # The contact points are back with their records, and so are their consents.
+    snapshot["consent_after_undo"] = consent_services.consent_on_customer_unmerge(
+        tenant=tenant, keep=keep, drop=drop, summary=snapshot.get("consent") or {}
+    )
+    log.snapshot = snapshot
+    log.save(update_fields=["undone_at", "undone_by", "snapshot"])
     keep.refresh_from_db()
     drop.refresh_from_db()
     _settle_review_pairs(tenant, actor, keep, drop, DuplicatePair.Status.PENDING)
