@@ -19,6 +19,7 @@ tenant_patterns = [
     path("", include("dashboards.urls")),
     path("", include("crm.tenant_urls")),
     path("", include("customers.urls")),
+    path("", include("consent.iys.urls")),
 ]
 
 api_tenant_patterns = [
