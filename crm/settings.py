@@ -196,6 +196,8 @@ IYS_BACKOFF_BASE = env.float("IYS_BACKOFF_BASE", default=1.0)
 IYS_BATCH_SIZE = env.int("IYS_BATCH_SIZE", default=1000)
 IYS_RESULT_WAIT = env.float("IYS_RESULT_WAIT", default=60.0)
 IYS_RESULT_POLL_INTERVAL = env.float("IYS_RESULT_POLL_INTERVAL", default=3.0)
+# One run per tenant at a time; a lock older than this is considered dead.
+IYS_RUN_LOCK_SECONDS = env.int("IYS_RUN_LOCK_SECONDS", default=45 * 60)
 # Calls per window (seconds) per İYS account; from public clients' comments: uncertain.
 IYS_RATE_LIMITS: dict[str, tuple[int, float]] = {
     "token": (10, 3600.0),

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -255,11 +255,21 @@ class RateLimiter:
 
 
 @dataclass
-class _Token:
+class IysToken:
+    """Tokens with their expiry as wall-clock seconds (so they can outlive a process)."""
+
     access: str = ""
     refresh: str = ""
     access_until: float = 0.0
     refresh_until: float = 0.0
+
+
+class TokenStore(Protocol):
+    """Where a client keeps its tokens between runs (İYS allows few logins per hour)."""
+
+    def load(self) -> IysToken | None: ...
+
+    def save(self, token: IysToken) -> None: ...
 
 
 @dataclass
@@ -282,6 +292,8 @@ class IysClient:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     transport: httpx.BaseTransport | None = None
+    token_store: TokenStore | None = None
+    wall_clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self._http = httpx.Client(
@@ -290,7 +302,7 @@ class IysClient:
             transport=self.transport,
             headers={"Accept": "application/json"},
         )
-        self._token = _Token()
+        self._token = (self.token_store.load() if self.token_store else None) or IysToken()
         self.token_requests = 0  # how often we authenticated (tests and the sync page read it)
 
     def close(self) -> None:
@@ -310,7 +322,7 @@ class IysClient:
     # --- auth ---
 
     def _authenticate(self) -> None:
-        now = self.clock()
+        now = self.wall_clock()
         if self._token.refresh and now < self._token.refresh_until - 5:
             body = {"refresh_token": self._token.refresh, "grant_type": "refresh_token"}
             try:
@@ -337,17 +349,19 @@ class IysClient:
             )
         self._raise_for_status(response, write=False)
         data = response.json()
-        now = self.clock()
-        self._token = _Token(
+        now = self.wall_clock()
+        self._token = IysToken(
             access=str(data["access_token"]),
             refresh=str(data.get("refresh_token") or ""),
             # Renew a little early so a token does not expire in flight.
             access_until=now + float(data.get("expires_in") or 0) * 0.9,
             refresh_until=now + float(data.get("refresh_expires_in") or 0),
         )
+        if self.token_store is not None:
+            self.token_store.save(self._token)
 
     def _access_token(self) -> str:
-        if not self._token.access or self.clock() >= self._token.access_until:
+        if not self._token.access or self.wall_clock() >= self._token.access_until:
             self._authenticate()
         return self._token.access
 
@@ -397,7 +411,9 @@ class IysClient:
                 continue
             if response.status_code == 401 and authorised and attempt == 1:
                 # The token was revoked or expired early: fetch a new one, once.
-                self._token = _Token()
+                self._token = IysToken(
+                    refresh=self._token.refresh, refresh_until=self._token.refresh_until
+                )
                 continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover

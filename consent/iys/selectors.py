@@ -67,6 +67,8 @@ class IysSyncOverview:
     last_pull_at: datetime | None
     last_reconciled_at: datetime | None
     job: Job | None
+    # Pending consents whose brand code is not one of the configured İYS brands.
+    unknown_brand_count: int = 0
     state_labels: list[tuple[str, Any, int]] = field(default_factory=list)
 
 
@@ -85,7 +87,16 @@ def iys_sync_overview(*, tenant: Tenant, limit: int = 50) -> IysSyncOverview:
         push=Max("last_push_at"), pull=Max("last_pull_at"), reconcile=Max("last_reconciled_at")
     )
     job = Job.objects.filter(tenant=tenant, kind="consent.iys_sync").order_by("-pk").first()
+    codes = [b.brand_code for b in brands] + ([""] if any(b.is_default for b in brands) else [])
+    unknown_brand_count = (
+        ConsentEvent.objects.filter(tenant=tenant, sync_status=SyncStatus.PENDING)
+        .exclude(brand_code__in=codes)
+        .count()
+        if account is not None
+        else 0
+    )
     return IysSyncOverview(
+        unknown_brand_count=unknown_brand_count,
         account=account,
         brands=brands,
         counts=counts,

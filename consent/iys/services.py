@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import secrets
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -102,6 +106,26 @@ def tenants_with_iys() -> list[int]:
 ProgressFn = Callable[[int, int, str], None]
 
 
+class IysSyncBusy(Exception):
+    """Another run for the tenant holds the lock (a run may take minutes: İYS allows
+    two asynchronous adds a minute)."""
+
+
+@contextlib.contextmanager
+def _tenant_run_lock(tenant: Tenant) -> Iterator[None]:
+    # Two runs at once could send one recipient's ONAY and RET in parallel batches,
+    # and İYS must receive them in order.
+    key = f"iys:run:{tenant.pk}"
+    token = secrets.token_hex(8)
+    if not cache.add(key, token, timeout=settings.IYS_RUN_LOCK_SECONDS):
+        raise IysSyncBusy(str(tenant.pk))
+    try:
+        yield
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
 def iys_run(
     *,
     tenant: Tenant,
@@ -111,7 +135,8 @@ def iys_run(
     """Run push / pull / reconcile for every brand of the tenant; totals as a dict.
 
     Transient İYS errors propagate (the caller retries); refused credentials are
-    recorded on the account for the sync page and propagate too.
+    recorded on the account for the sync page and propagate too. Raises IysSyncBusy
+    while another run for the tenant is going on.
     """
     unknown = set(operations) - set(OPERATIONS)
     if unknown:
@@ -124,7 +149,7 @@ def iys_run(
         "drift_fixed": 0,
         "resent": 0,
     }
-    with tenant_context(tenant):
+    with tenant_context(tenant), _tenant_run_lock(tenant):
         account = sync.active_account(tenant=tenant)
         if account is None:
             return {**totals, "skipped": "no account"}

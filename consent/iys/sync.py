@@ -20,13 +20,17 @@ What callers can rely on:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -39,12 +43,13 @@ from consent.iys.client import (
     IysError,
     IysRateLimited,
     IysRecord,
+    IysToken,
     IysUnavailable,
     IysValidationError,
     RateLimiter,
     RetryPolicy,
 )
-from consent.iys.crypto import decrypt_secret
+from consent.iys.crypto import CredentialsUnreadable, decrypt_secret, encrypt_secret
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem
 from consent.models import ConsentEvent, ConsentState, SyncStatus
 from crm.models import Tenant
@@ -63,6 +68,33 @@ def _limiter_for(iys_code: str) -> RateLimiter:
     return _limiters[iys_code]
 
 
+class CachedTokens:
+    """Keeps an account's İYS tokens in the cache (encrypted), shared by all workers.
+
+    İYS allows only a few logins per hour; without this every task would log in.
+    New credentials (password_set_at changes) start from a fresh key.
+    """
+
+    def __init__(self, account: IysAccount) -> None:
+        identity = f"{account.iys_code}\n{account.username}\n{account.password_set_at.isoformat()}"
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        self.key = f"iys:token:{account.tenant_id}:{digest}"
+
+    def load(self) -> IysToken | None:
+        raw = cache.get(self.key)
+        if not raw:
+            return None
+        try:
+            return IysToken(**json.loads(decrypt_secret(raw)))
+        except (CredentialsUnreadable, ValueError, TypeError):
+            return None
+
+    def save(self, token: IysToken) -> None:
+        lifetime = int(max(token.access_until, token.refresh_until) - time.time())
+        if lifetime > 0:
+            cache.set(self.key, encrypt_secret(json.dumps(asdict(token))), timeout=lifetime)
+
+
 def iys_client(*, account: IysAccount, brand: IysBrand) -> IysClient:
     """A client for one brand, with the tenant's decrypted credentials."""
     return IysClient(
@@ -78,6 +110,7 @@ def iys_client(*, account: IysAccount, brand: IysBrand) -> IysClient:
             attempts=settings.IYS_RETRY_ATTEMPTS, backoff_base=settings.IYS_BACKOFF_BASE
         ),
         limiter=_limiter_for(account.iys_code),
+        token_store=CachedTokens(account),
     )
 
 
@@ -249,7 +282,17 @@ def _next_batch(brand: IysBrand, size: int) -> list[ConsentEvent]:
 
 
 @transaction.atomic
-def _prepare_batch(brand: IysBrand, events: list[ConsentEvent]) -> IysPushBatch:
+def _prepare_batch(
+    brand: IysBrand, chosen: list[ConsentEvent]
+) -> tuple[IysPushBatch | None, list[ConsentEvent]]:
+    # Lock the rows and re-check them: a second worker never takes the same events.
+    events = list(
+        ConsentEvent.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=[e.pk for e in chosen], sync_status=SyncStatus.PENDING)
+        .order_by("created_at", "pk")
+    )
+    if not events:
+        return None, []
     batch = IysPushBatch.objects.create(tenant_id=brand.tenant_id, brand=brand, size=len(events))
     IysPushItem.objects.bulk_create(
         IysPushItem(tenant_id=brand.tenant_id, batch=batch, event=event, index=index)
@@ -257,7 +300,7 @@ def _prepare_batch(brand: IysBrand, events: list[ConsentEvent]) -> IysPushBatch:
     )
     for event in events:
         _ledger_sync(event, SyncStatus.SENDING, iys_request_id="", count_attempt=True)
-    return batch
+    return batch, events
 
 
 @transaction.atomic
@@ -294,10 +337,9 @@ def iys_push(
         else:
             _apply_results(batch, client, result)
     for _ in range(max_batches):
-        events = _next_batch(brand, size)
-        if not events:
+        batch, events = _prepare_batch(brand, _next_batch(brand, size))
+        if batch is None:
             break
-        batch = _prepare_batch(brand, events)
         result.batches += 1
         if progress:
             progress(f"{brand.brand_code}: {result.sent + len(events)}")

@@ -44,6 +44,8 @@ def _run(task: Task, operation: str) -> dict[str, Any]:
         raise task.retry(exc=error, countdown=_retry_countdown(task, error)) from error
     except (IysAuthError, CredentialsUnreadable):
         return {"error": "credentials"}  # shown on the sync page; a person must act
+    except services.IysSyncBusy:
+        return {"skipped": "busy"}  # the run in progress does the work
 
 
 @shared_task(
@@ -86,6 +88,10 @@ def iys_sync_job_task(tenant_id: int, job_id: int, language: str = "tr") -> None
                     done, total, message, force=True
                 ),
             )
+        except services.IysSyncBusy as error:
+            raise jobs.JobFailure(
+                _("Another İYS synchronisation is running. Try again in a few minutes.")
+            ) from error
         except IysAuthError as error:
             raise jobs.JobFailure(
                 _("İYS refused the credentials (%(detail)s). Enter them again.")

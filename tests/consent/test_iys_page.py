@@ -184,3 +184,13 @@ def test_sync_now_runs_a_job_that_pushes_and_pulls(
             ).exists()
         page = client.get(_url(world_a, "iys:sync")).content.decode()
         assert 'data-testid="job-progress"' in page and 'data-status="succeeded"' in page
+
+
+@pytest.mark.postgres
+def test_consents_of_a_brand_that_is_not_set_up_are_flagged(world_a: TenantWorld) -> None:
+    client = _client(world_a)
+    _save(client, world_a, brand_codes=BRAND_CODE)
+    ConsentEventFactory(tenant=world_a.tenant, brand_code="999999")
+    ConsentEventFactory(tenant=world_a.tenant, brand_code="")  # default brand: fine
+    body = client.get(_url(world_a, "iys:sync")).content.decode()
+    assert "1 waiting consent belongs to a brand code that is not set up" in body

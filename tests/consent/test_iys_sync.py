@@ -384,3 +384,36 @@ def test_only_tenants_with_active_iys_are_synchronised(
     with tenant_context(world_a.tenant):
         IysAccount.objects.filter(tenant=world_a.tenant).update(is_active=False)
     assert services.tenants_with_iys() == []
+
+
+@pytest.mark.postgres
+def test_tokens_are_shared_between_runs_so_iys_sees_one_login(
+    iys: FakeIys, world_a: TenantWorld
+) -> None:
+    tenant = world_a.tenant
+    for _ in range(3):
+        services.iys_run(tenant=tenant, operations=["pull"])
+    assert iys.grants == ["password"]
+    # New credentials start from a fresh login.
+    services.iys_credentials_save(
+        tenant=tenant,
+        actor=world_a.owner,
+        iys_code=IYS_CODE,
+        username=USERNAME,
+        password=PASSWORD,
+        brand_codes=[BRAND_CODE],
+    )
+    services.iys_run(tenant=tenant, operations=["pull"])
+    assert iys.grants == ["password", "password"]
+
+
+@pytest.mark.postgres
+def test_one_run_per_tenant_at_a_time(iys: FakeIys, world_a: TenantWorld) -> None:
+    tenant = world_a.tenant
+    record(tenant, PHONES[0])
+    with services._tenant_run_lock(tenant):
+        with pytest.raises(services.IysSyncBusy):
+            services.iys_run(tenant=tenant, operations=["push"])
+        assert iys_push_task.apply(args=(tenant.pk,)).get() == {"skipped": "busy"}
+    assert iys.count("add_async") == 0
+    assert services.iys_run(tenant=tenant, operations=["push"])["accepted"] == 1
