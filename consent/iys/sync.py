@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from consent.iys.client import (
@@ -163,37 +163,67 @@ def _events_for_brand(brand: IysBrand) -> QuerySet[ConsentEvent]:
     return ConsentEvent.objects.filter(tenant_id=brand.tenant_id, brand_code__in=codes)
 
 
-def _ledger_sync(event: ConsentEvent, sync_status: str, **fields: Any) -> None:
-    """Every sync-state change goes through the ledger's service, which also moves
-    the derived state back when İYS rejects the ONAY it came from."""
+ACCEPT_FIELDS = [
+    "sync_status",
+    "iys_transaction_id",
+    "iys_error_code",
+    "iys_error_message",
+    "synced_at",
+]
+
+
+def _accept_all(accepted: list[tuple[ConsentEvent, str]]) -> None:
+    """Mark events accepted (with İYS's transaction id when known) in one UPDATE.
+
+    Acceptance changes no derived state, so this writes the sync fields directly
+    (the ledger's trigger allows exactly those) instead of the ledger's per-row
+    service, which locks each row: a 10,000-consent batch stays one statement.
+    """
+    if not accepted:
+        return
+    now = timezone.now()
+    for event, transaction_id in accepted:
+        event.sync_status = SyncStatus.ACCEPTED
+        event.iys_transaction_id = transaction_id or event.iys_transaction_id
+        event.iys_error_code = ""
+        event.iys_error_message = ""
+        event.synced_at = now
+    ConsentEvent.objects.bulk_update([e for e, _ in accepted], ACCEPT_FIELDS, batch_size=1000)
+
+
+def _reject(event: ConsentEvent, *, code: str, message: str) -> None:
+    """Through the ledger's service: a rejected ONAY stops counting as consent."""
     from consent import services as ledger
 
     updated = ledger.consent_sync_update(
-        tenant=event.tenant, event=event, sync_status=sync_status, **fields
+        tenant=event.tenant,
+        event=event,
+        sync_status=SyncStatus.REJECTED,
+        iys_error_code=code,
+        iys_error_message=message,
     )
     for name in ConsentEvent.SYNC_FIELDS:
         setattr(event, name, getattr(updated, name))
 
 
-def _accept(event: ConsentEvent, *, transaction_id: str) -> None:
-    _ledger_sync(
-        event,
-        SyncStatus.ACCEPTED,
-        iys_transaction_id=transaction_id or event.iys_transaction_id,
-    )
-
-
-def _reject(event: ConsentEvent, *, code: str, message: str) -> None:
-    _ledger_sync(event, SyncStatus.REJECTED, iys_error_code=code, iys_error_message=message)
-
-
-def _back_to_pending(events: Iterable[ConsentEvent], *, error: str = "") -> None:
+def _back_to_pending(events: Iterable[ConsentEvent], *, error: str = "", **extra: Any) -> None:
+    fields = {
+        "sync_status": SyncStatus.PENDING,
+        "iys_request_id": "",
+        "iys_error_message": error[:500],
+        **extra,
+    }
+    events = list(events)
+    ConsentEvent.objects.filter(pk__in=[e.pk for e in events]).update(**fields)
     for event in events:
-        _ledger_sync(event, SyncStatus.PENDING, iys_request_id="", iys_error_message=error)
+        for name, value in fields.items():
+            setattr(event, name, value)
 
 
 def _recover_prepared(batch: IysPushBatch, client: IysClient, result: PushResult) -> None:
     """The batch may or may not have reached İYS: ask İYS about each consent."""
+    held: list[tuple[ConsentEvent, str]] = []
+    not_held: list[ConsentEvent] = []
     for item in batch.items.select_related("event"):
         event = item.event
         if event.sync_status != SyncStatus.SENDING:
@@ -201,16 +231,18 @@ def _recover_prepared(batch: IysPushBatch, client: IysClient, result: PushResult
         record = client.consent_status(
             recipient=event.recipient, type=event.type, recipient_type=event.recipient_type
         )
-        with transaction.atomic():
-            if iys_holds(event, record):
-                _accept(event, transaction_id="")
-                result.recovered += 1
-                result.accepted += 1
-            else:
-                _back_to_pending([event])
-    batch.state = IysPushBatch.State.RECOVERED
-    batch.completed_at = timezone.now()
-    batch.save(update_fields=["state", "completed_at"])
+        if iys_holds(event, record):
+            held.append((event, ""))
+        else:
+            not_held.append(event)
+    with transaction.atomic():
+        _accept_all(held)
+        _back_to_pending(not_held)
+        batch.state = IysPushBatch.State.RECOVERED
+        batch.completed_at = timezone.now()
+        batch.save(update_fields=["state", "completed_at"])
+    result.recovered += len(held)
+    result.accepted += len(held)
 
 
 def _apply_results(batch: IysPushBatch, client: IysClient, result: PushResult) -> None:
@@ -221,6 +253,8 @@ def _apply_results(batch: IysPushBatch, client: IysClient, result: PushResult) -
     )
     items = {item.index: item for item in batch.items.select_related("event")}
     unfinished = 0
+    accepted: list[tuple[ConsentEvent, str]] = []
+    rejected: list[tuple[ConsentEvent, str, str]] = []
     for line in lines:
         item = items.get(line.index)
         if item is None or item.event.sync_status != SyncStatus.SENDING:
@@ -228,14 +262,10 @@ def _apply_results(batch: IysPushBatch, client: IysClient, result: PushResult) -
         event = item.event
         if not line.finished:
             unfinished += 1
-            continue
-        with transaction.atomic():
-            if line.status == "success":
-                _accept(event, transaction_id=line.transaction_id)
-                result.accepted += 1
-                continue
-            error = line.error
-            code, message = (error.code, error.message) if error else ("", "")
+        elif line.status == "success":
+            accepted.append((event, line.transaction_id))
+        else:
+            code, message = (line.error.code, line.error.message) if line.error else ("", "")
             if code in settings.IYS_ALREADY_RECORDED_CODES and iys_holds(
                 event,
                 client.consent_status(
@@ -243,16 +273,20 @@ def _apply_results(batch: IysPushBatch, client: IysClient, result: PushResult) -
                 ),
             ):
                 # An earlier attempt of ours already reached İYS: that record is this event.
-                _accept(event, transaction_id="")
-                result.accepted += 1
+                accepted.append((event, ""))
             else:
-                _reject(event, code=code, message=message)
-                result.rejected += 1
+                rejected.append((event, code, message))
+    with transaction.atomic():
+        _accept_all(accepted)
+        for event, code, message in rejected:
+            _reject(event, code=code, message=message)
+        if not unfinished:
+            batch.state = IysPushBatch.State.COMPLETED
+            batch.completed_at = timezone.now()
+            batch.save(update_fields=["state", "completed_at"])
+    result.accepted += len(accepted)
+    result.rejected += len(rejected)
     result.waiting += unfinished
-    if not unfinished:
-        batch.state = IysPushBatch.State.COMPLETED
-        batch.completed_at = timezone.now()
-        batch.save(update_fields=["state", "completed_at"])
 
 
 def _next_batch(brand: IysBrand, size: int) -> list[ConsentEvent]:
@@ -298,8 +332,13 @@ def _prepare_batch(
         IysPushItem(tenant_id=brand.tenant_id, batch=batch, event=event, index=index)
         for index, event in enumerate(events)
     )
-    for event in events:
-        _ledger_sync(event, SyncStatus.SENDING, iys_request_id="", count_attempt=True)
+    ConsentEvent.objects.filter(pk__in=[e.pk for e in events]).update(
+        sync_status=SyncStatus.SENDING,
+        sync_attempts=F("sync_attempts") + 1,
+        iys_request_id="",
+        iys_error_code="",
+        iys_error_message="",
+    )
     return batch, events
 
 
@@ -490,7 +529,7 @@ def iys_reconcile_day(
                     pk=state.event_id, sync_status=SyncStatus.ACCEPTED, iys_transaction_id=""
                 ).first()
                 if event is not None:
-                    _accept(event, transaction_id=row.transaction_id)
+                    _accept_all([(event, row.transaction_id)])
                     result.linked += 1
                 continue
             newer = (
@@ -522,11 +561,10 @@ def iys_reconcile_day(
             recipient=event.recipient, type=event.type, recipient_type=event.recipient_type
         )
         if not iys_holds(event, record):
-            _ledger_sync(
-                event,
-                SyncStatus.PENDING,
+            _back_to_pending(
+                [event],
+                error="İYS does not hold this record (nightly reconciliation)",
                 iys_transaction_id="",
-                iys_error_message="İYS does not hold this record (nightly reconciliation)",
             )
             result.resent += 1
     return result

@@ -114,6 +114,7 @@ class FakeIys:
         self.config = state
         self.lock = threading.RLock()
         self.records: list[Record] = []  # every accepted record, in order (the change log)
+        self._by_key: dict[tuple[str, str, str, str], list[Record]] = {}
         self.requests: dict[str, dict[str, Any]] = {}
         self.access_tokens: dict[str, tuple[str, float]] = {}  # token -> (username, until)
         self.refresh_tokens: dict[str, tuple[str, float]] = {}
@@ -178,12 +179,7 @@ class FakeIys:
         self, brand: str, recipient: str, type: str, recipient_type: str = "BIREYSEL"
     ) -> list[Record]:
         with self.lock:
-            return [
-                r
-                for r in self.records
-                if (r.brand, r.recipient, r.recipient_type, r.type)
-                == (brand, recipient, recipient_type, type)
-            ]
+            return list(self._by_key.get((brand, recipient, recipient_type, type), []))
 
     def current(
         self, brand: str, recipient: str, type: str, recipient_type: str = "BIREYSEL"
@@ -222,6 +218,7 @@ class FakeIys:
                 seq=len(self.records) + 1,
             )
             self.records.append(record)
+            self._by_key.setdefault((brand, recipient, recipient_type, type), []).append(record)
             return record
 
     def _take_fault(self, kind: str) -> Fault | None:

@@ -48,7 +48,6 @@ def _save(client: Client, world: TenantWorld, **overrides: str) -> object:
     return client.post(_url(world, "iys:credentials"), data, follow=True)
 
 
-@pytest.mark.postgres
 def test_credentials_are_stored_encrypted_and_never_shown_again(world_a: TenantWorld) -> None:
     client = _client(world_a)
     response = _save(client, world_a)
@@ -78,7 +77,6 @@ def test_credentials_are_stored_encrypted_and_never_shown_again(world_a: TenantW
         decrypt_secret(account.password_encrypted)
 
 
-@pytest.mark.postgres
 def test_bad_credentials_form_says_what_to_fix_and_saves_nothing(world_a: TenantWorld) -> None:
     client = _client(world_a)
     response = client.post(
@@ -92,7 +90,6 @@ def test_bad_credentials_form_says_what_to_fix_and_saves_nothing(world_a: Tenant
         assert not IysAccount.objects.filter(tenant=world_a.tenant).exists()
 
 
-@pytest.mark.postgres
 def test_page_shows_counts_rejections_and_overdue(world_a: TenantWorld) -> None:
     tenant = world_a.tenant
     long_ago = datetime.now(TURKEY) - timedelta(days=10)
@@ -128,7 +125,6 @@ def test_business_days_skip_weekends() -> None:
     assert business_days_before(friday, 3).date().isoformat() == "2026-12-01"
 
 
-@pytest.mark.postgres
 def test_overdue_counts_rejected_too(world_a: TenantWorld) -> None:
     long_ago = datetime.now(TURKEY) - timedelta(days=10)
     with tenant_context(world_a.tenant):
@@ -142,14 +138,12 @@ def test_overdue_counts_rejected_too(world_a: TenantWorld) -> None:
         assert iys_overdue(tenant=world_a.tenant).count() == 1
 
 
-@pytest.mark.postgres
 def test_roles_without_privacy_permission_cannot_open_it(world_a: TenantWorld) -> None:
     for role in (Role.MARKETING, Role.BRANCH_STAFF, Role.CALL_CENTRE):
         assert _client(world_a, role).get(_url(world_a, "iys:sync")).status_code == 403
     assert _client(world_a, Role.ADMIN).get(_url(world_a, "iys:sync")).status_code == 200
 
 
-@pytest.mark.postgres
 def test_sync_now_runs_a_job_that_pushes_and_pulls(
     world_a: TenantWorld, fake_iys: FakeIys, celery_worker_thread: None
 ) -> None:
@@ -186,7 +180,6 @@ def test_sync_now_runs_a_job_that_pushes_and_pulls(
         assert 'data-testid="job-progress"' in page and 'data-status="succeeded"' in page
 
 
-@pytest.mark.postgres
 def test_consents_of_a_brand_that_is_not_set_up_are_flagged(world_a: TenantWorld) -> None:
     client = _client(world_a)
     _save(client, world_a, brand_codes=BRAND_CODE)

@@ -78,7 +78,6 @@ def push(tenant: Tenant) -> sync.PushResult:
 PHONES = [f"+90532100000{i}" for i in range(3)]
 
 
-@pytest.mark.postgres
 def test_push_sends_pending_consents_and_stores_transaction_ids(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -99,7 +98,6 @@ def test_push_sends_pending_consents_and_stores_transaction_ids(
     assert iys.count("add_async") == 1
 
 
-@pytest.mark.postgres
 def test_two_changes_of_one_recipient_go_in_order_in_separate_batches(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -111,7 +109,6 @@ def test_two_changes_of_one_recipient_go_in_order_in_separate_batches(
     assert [r.status for r in iys.history(BRAND_CODE, PHONES[0], "MESAJ")] == ["ONAY", "RET"]
 
 
-@pytest.mark.postgres
 def test_rejection_keeps_iys_code_and_message_and_state_falls_back(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -149,7 +146,6 @@ def _crash_before_storing_request_id(iys: FakeIys, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(sync, "_store_submission", killed)
 
 
-@pytest.mark.postgres
 @pytest.mark.parametrize(
     "crash",
     [_crash_by_dropped_answer, _crash_by_slow_answer, _crash_before_storing_request_id],
@@ -195,7 +191,6 @@ def test_crash_between_sending_and_storing_never_creates_a_second_iys_record(
         assert held is not None and event.iys_transaction_id == held.transaction_id
 
 
-@pytest.mark.postgres
 def test_crash_that_never_reached_iys_resends_once(iys: FakeIys, world_a: TenantWorld) -> None:
     tenant = world_a.tenant
     record(tenant, PHONES[0])
@@ -207,7 +202,6 @@ def test_crash_that_never_reached_iys_resends_once(iys: FakeIys, world_a: Tenant
     assert len(iys.history(BRAND_CODE, PHONES[0], "MESAJ")) == 1
 
 
-@pytest.mark.postgres
 def test_batch_with_stored_request_id_is_polled_not_resent(
     iys: FakeIys, world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -229,7 +223,6 @@ def test_batch_with_stored_request_id_is_polled_not_resent(
     assert ConsentEvent.objects.get(tenant=tenant).iys_request_id == batch.request_id
 
 
-@pytest.mark.postgres
 def test_rate_limited_batch_is_not_sent_and_goes_out_next_time(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -245,7 +238,6 @@ def test_rate_limited_batch_is_not_sent_and_goes_out_next_time(
     assert push(tenant).accepted == 1
 
 
-@pytest.mark.postgres
 def test_push_task_retries_after_5xx_and_ends_with_one_record(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -274,7 +266,6 @@ def test_retry_countdown_uses_retry_after_or_backs_off() -> None:
     assert _retry_countdown(FakeTask(), IysUnavailable("down")) == 1800  # type: ignore[arg-type]
 
 
-@pytest.mark.postgres
 def test_token_expiring_during_a_run_is_refreshed(iys: FakeIys, world_a: TenantWorld) -> None:
     tenant = world_a.tenant
     iys.config.access_ttl = 0.3
@@ -290,7 +281,6 @@ def test_token_expiring_during_a_run_is_refreshed(iys: FakeIys, world_a: TenantW
     assert [r.status for r in iys.history(BRAND_CODE, PHONES[0], "MESAJ")] == ["ONAY", "RET"]
 
 
-@pytest.mark.postgres
 def test_pull_applies_citizens_ret_at_once_and_keeps_the_cursor(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -319,7 +309,6 @@ def test_pull_applies_citizens_ret_at_once_and_keeps_the_cursor(
     assert iys.count("changes") == 5
 
 
-@pytest.mark.postgres
 def test_reconciliation_applies_what_the_pull_missed_and_resends_what_iys_lost(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -366,7 +355,6 @@ def test_reconciliation_applies_what_the_pull_missed_and_resends_what_iys_lost(
     assert again.days == []
 
 
-@pytest.mark.postgres
 def test_run_records_refused_credentials_on_the_account(iys: FakeIys, world_a: TenantWorld) -> None:
     tenant = world_a.tenant
     IysAccount.objects.filter(tenant=tenant).update(password_encrypted=encrypt_secret("yanlis"))
@@ -376,7 +364,6 @@ def test_run_records_refused_credentials_on_the_account(iys: FakeIys, world_a: T
     assert account.last_error and account.last_error_at
 
 
-@pytest.mark.postgres
 def test_only_tenants_with_active_iys_are_synchronised(
     iys: FakeIys, world_a: TenantWorld, world_b: TenantWorld
 ) -> None:
@@ -386,7 +373,6 @@ def test_only_tenants_with_active_iys_are_synchronised(
     assert services.tenants_with_iys() == []
 
 
-@pytest.mark.postgres
 def test_tokens_are_shared_between_runs_so_iys_sees_one_login(
     iys: FakeIys, world_a: TenantWorld
 ) -> None:
@@ -407,7 +393,6 @@ def test_tokens_are_shared_between_runs_so_iys_sees_one_login(
     assert iys.grants == ["password", "password"]
 
 
-@pytest.mark.postgres
 def test_one_run_per_tenant_at_a_time(iys: FakeIys, world_a: TenantWorld) -> None:
     tenant = world_a.tenant
     record(tenant, PHONES[0])
