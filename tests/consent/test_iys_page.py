@@ -81,11 +81,12 @@ def test_bad_credentials_form_says_what_to_fix_and_saves_nothing(world_a: Tenant
     client = _client(world_a)
     response = client.post(
         _url(world_a, "iys:credentials"),
-        {"iys_code": IYS_CODE, "brand_codes": "abc", "username": USERNAME, "password": ""},
+        {"iys_code": IYS_CODE, "brand_codes": "abc", "username": USERNAME, "password": SECRET},
     )
     assert response.status_code == 400
     body = response.content.decode()
     assert "İYS brand codes are numbers" in body
+    assert USERNAME in body and SECRET not in body  # typed fields kept, the secret is not
     with tenant_context(world_a.tenant):
         assert not IysAccount.objects.filter(tenant=world_a.tenant).exists()
 
