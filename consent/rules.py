@@ -137,10 +137,7 @@ def check_record(
         )
     if new.status not in ConsentStatus.values:
         raise ValidationError(_("Choose a status: ONAY or RET."), code="invalid_status")
-    _check_source_and_date_given(new, previous)
-    _check_special_sources(new, previous)
-    if new.consent_date is not None:
-        _check_date(new, previous, now)
+    # The status rules first: "already ONAY" tells staff more than a date problem.
     if previous is None and new.status == ConsentStatus.RET:
         raise ValidationError(
             _(
@@ -155,6 +152,10 @@ def check_record(
             % {"status": new.status},
             code="same_status",
         )
+    _check_source_and_date_given(new, previous)
+    _check_special_sources(new)
+    if new.consent_date is not None:
+        _check_date(new, previous, now)
     if operations_today >= daily_operations():
         raise ValidationError(
             _(
@@ -179,18 +180,13 @@ def _check_source_and_date_given(new: NewRecord, previous: PreviousState | None)
         )
 
 
-def _check_special_sources(new: NewRecord, previous: PreviousState | None) -> None:
-    if new.source == ConsentSource.HS_KARAR:
-        if new.status != ConsentStatus.RET:
-            raise ValidationError(
-                _("HS_KARAR (our own decision) can only record a refusal (RET)."),
-                code="hs_karar_not_ret",
-            )
-        if previous is None:
-            raise ValidationError(
-                _("HS_KARAR cannot be the first record for a recipient."),
-                code="hs_karar_first",
-            )
+def _check_special_sources(new: NewRecord) -> None:
+    # HS_KARAR is never a first record either: check_record refuses a first RET already.
+    if new.source == ConsentSource.HS_KARAR and new.status != ConsentStatus.RET:
+        raise ValidationError(
+            _("HS_KARAR (our own decision) can only record a refusal (RET)."),
+            code="hs_karar_not_ret",
+        )
     if new.source == ConsentSource.HS_2015:
         if new.status != ConsentStatus.ONAY:
             raise ValidationError(

@@ -757,3 +757,11 @@ def customers_allowed(*, tenant: Tenant, channel_type: str) -> QuerySet[Customer
     return Customer.objects.filter(
         tenant=tenant, merged_into__isnull=True, pk__in=allowed.values("customer_id")
     )
+
+
+def mask_recipient(recipient: str) -> str:
+    """What the public page shows of a phone or e-mail: enough to recognise it."""
+    if "@" in recipient:
+        local, _at, domain = recipient.partition("@")
+        return f"{local[:2]}***@{domain}"
+    return f"{recipient[:5]}*****{recipient[-2:]}"

@@ -112,6 +112,8 @@ class ApiScope(StrEnum):
     INTERACTIONS_READ = "interactions:read"
     INTERACTIONS_WRITE = "interactions:write"
     COMPLAINTS_WRITE = "complaints:write"
+    CONSENTS_READ = "consents:read"
+    CONSENTS_WRITE = "consents:write"
 
 
 API_SCOPE_LABELS: dict[ApiScope, str | Promise] = {
@@ -121,4 +123,6 @@ API_SCOPE_LABELS: dict[ApiScope, str | Promise] = {
     ApiScope.INTERACTIONS_READ: _("Read interactions"),
     ApiScope.INTERACTIONS_WRITE: _("Log interactions"),
     ApiScope.COMPLAINTS_WRITE: _("Open complaints"),
+    ApiScope.CONSENTS_READ: _("Ask whether a person may be messaged"),
+    ApiScope.CONSENTS_WRITE: _("Record consents"),
 }

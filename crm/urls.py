@@ -19,12 +19,14 @@ tenant_patterns = [
     path("", include("dashboards.urls")),
     path("", include("crm.tenant_urls")),
     path("", include("customers.urls")),
+    path("consent/", include("consent.urls")),
     path("", include("consent.iys.urls")),
 ]
 
 api_tenant_patterns = [
     path("", include("crm.api_urls")),
     path("", include("customers.api_urls")),
+    path("", include("consent.api_urls")),
 ]
 
 urlpatterns = [
@@ -33,6 +35,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("", include("consent.public_urls")),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/v1/t/<slug:tenant_slug>/", include(api_tenant_patterns)),
     path(

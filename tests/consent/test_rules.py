@@ -121,6 +121,8 @@ def test_two_operations_per_recipient_per_day(world_a: TenantWorld) -> None:
 def test_hs_2015_needs_the_fixed_date_and_onay(world_a: TenantWorld) -> None:
     start = dt.datetime(2015, 5, 1, tzinfo=TURKEY)
     refused(world_a, "hs_2015_date", source="HS_2015", consent_date=start + dt.timedelta(days=1))
+    event = record(world_a, source="HS_2015", consent_date=start)  # older than 3 days: fine
+    assert event.consent_date == start
     refused(
         world_a,
         "hs_2015_not_onay",
@@ -128,13 +130,11 @@ def test_hs_2015_needs_the_fixed_date_and_onay(world_a: TenantWorld) -> None:
         consent_date=start,
         status=ConsentStatus.RET,
     )
-    event = record(world_a, source="HS_2015", consent_date=start)  # older than 3 days: fine
-    assert event.consent_date == start
 
 
 def test_hs_karar_only_ret_and_never_first(world_a: TenantWorld) -> None:
     refused(world_a, "hs_karar_not_ret", source="HS_KARAR")
-    refused(world_a, "hs_karar_first", source="HS_KARAR", status=ConsentStatus.RET)
+    refused(world_a, "first_record_ret", source="HS_KARAR", status=ConsentStatus.RET)
     record(world_a)
     record(
         world_a,

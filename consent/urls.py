@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from consent import views
+
+app_name = "consent"
+
+urlpatterns = [
+    path(
+        "customers/<int:customer_id>/consents/",
+        views.customer_consents,
+        name="customer_consents",
+    ),
+]
