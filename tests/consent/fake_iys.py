@@ -126,13 +126,13 @@ class FakeIys:
 
     # --- lifecycle ---
 
-    def start(self) -> FakeIys:
+    def start(self, port: int = 0) -> FakeIys:
         fake = self
 
         class Handler(_Handler):
             iys = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -741,7 +741,21 @@ USERNAME = "tekil-entegrasyon"
 PASSWORD = "iys-gizli-parola"
 
 
-def start_fake_iys(**config: Any) -> FakeIys:
+def start_fake_iys(port: int = 0, **config: Any) -> FakeIys:
     """A running fake with one account for IYS_CODE and its two brands."""
     accounts = {USERNAME: Account(PASSWORD, IYS_CODE, {BRAND_CODE, OTHER_BRAND_CODE})}
-    return FakeIys(FakeIysState(accounts=accounts, **config)).start()
+    return FakeIys(FakeIysState(accounts=accounts, **config)).start(port)
+
+
+if __name__ == "__main__":
+    # For trying the sync page by hand: run this, start Tekil with
+    # IYS_BASE_URL=http://127.0.0.1:8765 and enter the credentials printed below.
+    import sys
+
+    server = start_fake_iys(int(sys.argv[1]) if len(sys.argv) > 1 else 8765)
+    print(f"fake İYS on {server.url}: İYS code {IYS_CODE}, brands {BRAND_CODE} and")
+    print(f"  {OTHER_BRAND_CODE}, user {USERNAME}, password {PASSWORD}. Ctrl-C stops it.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()

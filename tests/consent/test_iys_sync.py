@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from consent import services as ledger
 from consent.iys import services, sync
@@ -402,3 +403,25 @@ def test_one_run_per_tenant_at_a_time(iys: FakeIys, world_a: TenantWorld) -> Non
         assert iys_push_task.apply(args=(tenant.pk,)).get() == {"skipped": "busy"}
     assert iys.count("add_async") == 0
     assert services.iys_run(tenant=tenant, operations=["push"])["accepted"] == 1
+
+
+def test_iys_sync_command_prints_totals(iys: FakeIys, world_a: TenantWorld) -> None:
+    import io
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    tenant = world_a.tenant
+    record(tenant, PHONES[0])
+    iys.citizen_change(BRAND_CODE, PHONES[2], "MESAJ", "ONAY", source="IYS_WEB")
+    out = io.StringIO()
+    call_command("iys_sync", "--tenant", tenant.slug, "--json", stdout=out)
+    totals = json.loads(out.getvalue())
+    assert (totals["sent"], totals["accepted"], totals["pulled"]) == (1, 1, 1)
+    with pytest.raises(CommandError, match="unknown operation"):
+        call_command("iys_sync", "--tenant", tenant.slug, "delete")
+    IysAccount.objects.filter(tenant=tenant).update(
+        password_encrypted=encrypt_secret("yanlis"), password_set_at=timezone.now()
+    )
+    with pytest.raises(CommandError, match="İYS"):
+        call_command("iys_sync", "--tenant", tenant.slug, "pull")
