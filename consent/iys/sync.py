@@ -41,6 +41,7 @@ from consent.iys.client import (
     IysConsent,
     IysCredentials,
     IysError,
+    IysNotFound,
     IysRateLimited,
     IysRecord,
     IysToken,
@@ -489,6 +490,7 @@ class ReconcileResult:
     applied: int = 0  # İYS records the ledger lacked, now applied
     resent: int = 0  # events we thought accepted but İYS does not hold: pending again
     linked: int = 0  # accepted events that lacked İYS's transaction id
+    unavailable: list[date] = field(default_factory=list)  # files İYS no longer offers
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -581,7 +583,14 @@ def iys_reconcile(
     total = ReconcileResult()
     day = first
     while day < today:
-        one = iys_reconcile_day(tenant=tenant, brand=brand, client=client, day=day)
+        try:
+            one = iys_reconcile_day(tenant=tenant, brand=brand, client=client, day=day)
+        except IysNotFound:
+            # Outside İYS's window (its edge is not documented exactly): nothing to
+            # compare any more, and it must not block the days after it.
+            logger.info("İYS change file for %s of brand %s is not available", day, brand)
+            total.unavailable.append(day)
+            one = ReconcileResult()
         total.days += one.days
         total.rows += one.rows
         total.applied += one.applied

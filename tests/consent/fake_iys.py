@@ -103,6 +103,7 @@ class FakeIysState:
     refresh_ttl: float = 7200.0
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=dict)
     enqueue_polls: int = 1
+    file_days: int = 7  # how many past days' change files are offered
     hold_back: timedelta = timedelta(0)
     now: Callable[[], datetime] = field(default_factory=lambda: lambda: datetime.now(TURKEY))
 
@@ -729,7 +730,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> tuple[int, Any, str]:
         day = date.fromisoformat(params["day"])
         today = self.iys.config.now().date()
-        if not (today - timedelta(days=7) <= day <= today):
+        if not (today - timedelta(days=self.iys.config.file_days) <= day <= today):
             raise Reject("REPORT_NOT_FOUND", "Değişiklik dosyası yalnız son 7 gün için alınabilir.")
         return 200, self.iys.change_file(params["brand"], day), "text/csv"
 

@@ -425,3 +425,18 @@ def test_iys_sync_command_prints_totals(iys: FakeIys, world_a: TenantWorld) -> N
     )
     with pytest.raises(CommandError, match="İYS"):
         call_command("iys_sync", "--tenant", tenant.slug, "pull")
+
+
+def test_reconciliation_skips_files_iys_no_longer_offers(
+    iys: FakeIys, world_a: TenantWorld
+) -> None:
+    tenant = world_a.tenant
+    iys.config.file_days = 3
+    today = datetime.now(TURKEY).date()
+    with client_for(tenant) as client:
+        result = sync.iys_reconcile(
+            tenant=tenant, brand=brand_of(tenant), client=client, today=today
+        )
+    assert result.unavailable == [today - timedelta(days=d) for d in (7, 6, 5, 4)]
+    assert result.days == [today - timedelta(days=d) for d in (3, 2, 1)]
+    assert brand_of(tenant).reconciled_through == today - timedelta(days=1)
