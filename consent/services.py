@@ -709,12 +709,11 @@ def may_send_bulk(
         ids = customers.values("pk") if isinstance(customers, QuerySet) else list(customers)
         points = points.filter(customer_id__in=ids)
 
-    def state(**filters: Any) -> Exists:
-        return Exists(
-            ConsentState.objects.filter(
-                tenant=tenant, type=channel_type, recipient=OuterRef(field), **filters
-            )
-        )
+    def state(**filters: Any) -> Q:
+        # Uncorrelated IN (...): PostgreSQL hashes the subquery once ("hashed SubPlan")
+        # instead of probing the index once per row, which is what makes 1M rows fast.
+        values = ConsentState.objects.filter(tenant=tenant, type=channel_type, **filters)
+        return Q(**{f"{field}__in": values.values("recipient")})
 
     all_points = _points(tenant, channel_type)
     refused_customers = all_points.filter(state(status=ConsentStatus.RET)).values("customer_id")
