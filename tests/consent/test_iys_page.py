@@ -20,7 +20,7 @@ from crm.permissions import Role
 from crm.tenancy import tenant_context
 from tests.conftest import TenantWorld
 from tests.consent.fake_iys import BRAND_CODE, IYS_CODE, PASSWORD, USERNAME, FakeIys
-from tests.factories import ConsentEventFactory
+from tests.factories import ConsentEventFactory, CustomerFactory
 
 SECRET = "Çok-gizli-İYS-parolası-42"
 
@@ -95,9 +95,11 @@ def test_page_shows_counts_rejections_and_overdue(world_a: TenantWorld) -> None:
     tenant = world_a.tenant
     long_ago = datetime.now(TURKEY) - timedelta(days=10)
     ConsentEventFactory(tenant=tenant, recipient="+905320000001", sync_status=SyncStatus.ACCEPTED)
+    customer = CustomerFactory.create(tenant=tenant)
     ConsentEventFactory(
         tenant=tenant,
         recipient="+905320000002",
+        customer=customer,
         sync_status=SyncStatus.REJECTED,
         iys_error_code="DATE_NOT_LATER",
         iys_error_message="İzin tarihi kayıtlı izinden sonra olmalıdır.",
@@ -113,6 +115,7 @@ def test_page_shows_counts_rejections_and_overdue(world_a: TenantWorld) -> None:
     assert 'data-state="accepted">1<' in body
     assert 'data-state="rejected">1<' in body
     assert "DATE_NOT_LATER" in body and "kayıtlı izinden sonra" in body
+    assert f'/customers/{customer.pk}/">+905320000002</a>' in body  # one click to fix it
     assert 'data-testid="iys-overdue"' in body
     assert "1 consent is past the 3-business-day deadline" in body
     assert "+905320000003" in body.split('data-testid="iys-overdue"')[1].split("</table>")[0]
