@@ -196,6 +196,22 @@ def _describe(operation: str, brand: IysBrand) -> str:
     return labels[operation] % {"brand": brand}
 
 
+def iys_push_soon(*, tenant: Tenant) -> bool:
+    """Ask for a push right after the current transaction commits (an opt-out, say),
+    instead of waiting for the 5-minute beat. Debounced per tenant; a no-op without
+    active İYS credentials. Returns whether a push was requested.
+    """
+    from consent.iys.tasks import iys_push_task
+
+    if not IysAccount.objects.filter(tenant=tenant, is_active=True).exists():
+        return False
+    if not cache.add(f"iys:push-soon:{tenant.pk}", 1, timeout=10):
+        return False  # one was requested moments ago; it will take this event too
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: iys_push_task.delay(tenant_id))
+    return True
+
+
 def iys_sync_now(*, tenant: Tenant, actor: User, language: str) -> Job:
     """Start a push-and-pull job people can watch; reuses one that is still running."""
     from consent.iys.tasks import iys_sync_job_task

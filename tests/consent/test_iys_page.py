@@ -191,3 +191,49 @@ def test_consents_of_a_brand_that_is_not_set_up_are_flagged(world_a: TenantWorld
     ConsentEventFactory(tenant=world_a.tenant, brand_code="")  # default brand: fine
     body = client.get(_url(world_a, "iys:sync")).content.decode()
     assert "1 waiting consent belongs to a brand code that is not set up" in body
+
+
+def test_push_soon_sends_an_opt_out_without_waiting_for_the_beat(
+    world_a: TenantWorld, fake_iys: FakeIys, celery_worker_thread: None
+) -> None:
+    from consent import services as ledger
+    from consent.iys import services as iys_services
+
+    sync._limiters.clear()
+    with override_settings(
+        IYS_BASE_URL=fake_iys.url, IYS_RESULT_POLL_INTERVAL=0.01, IYS_RATE_LIMITS={}
+    ):
+        client = _client(world_a)
+        _save(client, world_a, password=PASSWORD, brand_codes=BRAND_CODE)
+        phone = "+905327654321"
+        # İYS dates have whole seconds: the RET must come at least a second later.
+        fake_iys.citizen_change(
+            BRAND_CODE,
+            phone,
+            "MESAJ",
+            "ONAY",
+            source="IYS_WEB",
+            when=datetime.now(TURKEY) - timedelta(minutes=1),
+        )
+        with tenant_context(world_a.tenant):
+            assert iys_services.iys_run(tenant=world_a.tenant, operations=["pull"])["applied"] == 1
+            ledger.consent_opt_out(
+                tenant=world_a.tenant,
+                recipient=phone,
+                consent_types=["MESAJ"],
+                origin="opt_out_link",
+            )
+            assert iys_services.iys_push_soon(tenant=world_a.tenant)
+            assert not iys_services.iys_push_soon(tenant=world_a.tenant)  # debounced
+        import time
+
+        deadline = time.monotonic() + 30
+        with tenant_context(world_a.tenant):
+            ret = ConsentEvent.objects.get(tenant=world_a.tenant, status="RET")
+            while ret.is_pending_sync and time.monotonic() < deadline:
+                time.sleep(0.2)
+                ret.refresh_from_db()
+        assert ret.sync_status == SyncStatus.ACCEPTED, ret.iys_error_code
+        held = fake_iys.current(BRAND_CODE, phone, "MESAJ")
+        assert held is not None and held.status == "RET"
+        assert held.source == "HS_WEB" and held.transaction_id == ret.iys_transaction_id
