@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consent.models import ConsentSource, ConsentStatus, ConsentType, RecipientType
+from consent.models import ConsentSource, ConsentStatus, ConsentType, RecipientType, TacirPolicy
 from crm.models import Branch, Tenant
 from customers.models import Touchpoint
 
@@ -73,3 +73,11 @@ class OptOutForm(forms.Form):
         field = self.fields["consent_types"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(t, label) for t, label in ConsentType.choices if t in allowed_types]
+
+
+class ConsentSettingsForm(forms.Form):
+    tacir_policy = forms.ChoiceField(
+        label=_("Business recipients (TACIR) without a consent record"),
+        choices=TacirPolicy.choices,
+        widget=forms.RadioSelect,
+    )

@@ -7,6 +7,7 @@ from consent import views
 app_name = "consent"
 
 urlpatterns = [
+    path("settings/", views.consent_settings, name="settings"),
     path(
         "customers/<int:customer_id>/consents/",
         views.customer_consents,

@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from consent import selectors, services
-from consent.forms import ConsentRecordForm, OptOutForm
+from consent.forms import ConsentRecordForm, ConsentSettingsForm, OptOutForm
 from consent.models import ConsentOrigin
 from crm.http import TenantRequest, tenant_view
 from crm.models import Tenant
@@ -184,4 +186,35 @@ def sms_reply_webhook(request: HttpRequest, slug: str) -> JsonResponse:
             "reply": _("You will no longer receive messages from %(name)s.")
             % {"name": tenant.name},
         }
+    )
+
+
+@tenant_view(Perm.MANAGE_SETTINGS)
+def consent_settings(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    """TACIR policy, and the SMS provider's webhook secret (shown once when created)."""
+    current = services.consent_settings_get(tenant=request.tenant)
+    form = ConsentSettingsForm(
+        request.POST if request.POST.get("action") == "policy" else None,
+        initial={"tacir_policy": current.tacir_policy},
+    )
+    new_secret = None
+    if request.method == "POST" and request.POST.get("action") == "rotate":
+        new_secret = services.consent_webhook_secret_rotate(tenant=request.tenant)
+    elif request.method == "POST" and form.is_valid():
+        services.consent_settings_update(
+            tenant=request.tenant, tacir_policy=form.cleaned_data["tacir_policy"]
+        )
+        messages.success(request, _("Consent settings saved."))
+        return redirect("consent:settings", tenant_slug=request.tenant.slug)
+    return render(
+        request,
+        "consent/settings.html",
+        {
+            "form": form,
+            "has_secret": bool(current.sms_webhook_secret_hash) or new_secret is not None,
+            "new_secret": new_secret,
+            "webhook_url": request.build_absolute_uri(
+                reverse("consent_sms_reply", kwargs={"slug": request.tenant.slug})
+            ),
+        },
     )

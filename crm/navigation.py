@@ -32,6 +32,13 @@ NAVIGATION: list[NavEntry] = [
     NavEntry("members", _("Members"), "crm:members", Perm.MANAGE_MEMBERS, "people"),
     NavEntry("settings", _("Company settings"), "crm:settings", Perm.MANAGE_SETTINGS, "gear"),
     NavEntry("api_keys", _("API keys"), "crm:api_keys", Perm.MANAGE_SETTINGS, "key"),
+    NavEntry(
+        "consent_settings",
+        _("Consent settings"),
+        "consent:settings",
+        Perm.MANAGE_SETTINGS,
+        "shield-check",
+    ),
     NavEntry("iys_sync", _("İYS sync"), "iys:sync", Perm.MANAGE_PRIVACY, "arrow-repeat"),
 ]
 

@@ -343,3 +343,25 @@ def services_history(world: TenantWorld, customer: Customer) -> list[ConsentEven
     from consent import selectors
 
     return list(selectors.consent_history(tenant=world.tenant, customer=customer))
+
+
+def test_settings_page_sets_the_tacir_policy_and_shows_a_new_secret_once(
+    world_a: TenantWorld,
+) -> None:
+    client = _client(world_a, Role.OWNER)
+    url = "/t/alfa/consent/settings/"
+    assert client.get(url).status_code == 200
+    saved = client.post(url, {"action": "policy", "tacir_policy": TacirPolicy.REQUIRE_ONAY})
+    assert saved.status_code == 302
+    with tenant_context(world_a.tenant):
+        policy = services.consent_settings_get(tenant=world_a.tenant).tacir_policy
+    assert policy == TacirPolicy.REQUIRE_ONAY
+    shown = client.post(url, {"action": "rotate"}).content.decode()
+    secret = re.search(r'data-testid="webhook-secret">.*?<code>([^<]+)</code>', shown, re.S)
+    assert secret is not None
+    with tenant_context(world_a.tenant):
+        assert services.consent_webhook_secret_matches(
+            tenant=world_a.tenant, secret=secret.group(1)
+        )
+    assert secret.group(1) not in client.get(url).content.decode()
+    assert _client(world_a, Role.BRANCH_STAFF).get(url).status_code == 403
