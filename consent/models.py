@@ -270,3 +270,10 @@ class ConsentSettings(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant"], name="consentsettings_one_per_tenant")
         ]
+
+
+# İYS synchronisation models live beside their services; importing them here
+# registers them in this app.
+from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem  # noqa: E402
+
+__all__ = ["IysAccount", "IysBrand", "IysPushBatch", "IysPushItem"]

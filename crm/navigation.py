@@ -39,6 +39,7 @@ NAVIGATION: list[NavEntry] = [
         Perm.MANAGE_SETTINGS,
         "shield-check",
     ),
+    NavEntry("iys_sync", _("İYS sync"), "iys:sync", Perm.MANAGE_PRIVACY, "arrow-repeat"),
 ]
 
 

@@ -175,7 +175,44 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "customers.tasks.dedup_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # İYS: push what is pending often (new consents are due within 3 business days,
+    # RETs are honoured at once anyway), pull citizens' changes at least hourly,
+    # reconcile with yesterday's change file every night.
+    "iys-push": {"task": "consent.iys.tasks.iys_push_all", "schedule": 5 * 60},
+    "iys-pull": {"task": "consent.iys.tasks.iys_pull_all", "schedule": 30 * 60},
+    "iys-reconcile": {
+        "task": "consent.iys.tasks.iys_reconcile_all",
+        "schedule": crontab(hour=4, minute=15),
+    },
 }
+
+# --- İYS (İleti Yönetim Sistemi) --------------------------------------------------
+IYS_BASE_URL = env.str("IYS_BASE_URL", default="https://api.iys.org.tr")
+# A Fernet key for the tenants' İYS passwords; empty: derived from SECRET_KEY.
+IYS_CREDENTIALS_KEY = env.str("IYS_CREDENTIALS_KEY", default="")
+IYS_TIMEOUT = env.float("IYS_TIMEOUT", default=15.0)
+IYS_RETRY_ATTEMPTS = env.int("IYS_RETRY_ATTEMPTS", default=4)
+IYS_BACKOFF_BASE = env.float("IYS_BACKOFF_BASE", default=1.0)
+IYS_BATCH_SIZE = env.int("IYS_BATCH_SIZE", default=1000)
+IYS_RESULT_WAIT = env.float("IYS_RESULT_WAIT", default=60.0)
+IYS_RESULT_POLL_INTERVAL = env.float("IYS_RESULT_POLL_INTERVAL", default=3.0)
+# One run per tenant at a time; a lock older than this is considered dead.
+IYS_RUN_LOCK_SECONDS = env.int("IYS_RUN_LOCK_SECONDS", default=45 * 60)
+# Calls per window (seconds) per İYS account; from public clients' comments: uncertain.
+IYS_RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "token": (10, 3600.0),
+    "add": (50, 60.0),
+    "add_async": (2, 60.0),
+    "status": (100, 60.0),
+    "request_status": (60, 60.0),
+    "changes": (60, 60.0),
+}
+# İYS error codes meaning "this exact state is already recorded": after an
+# interrupted send, such a rejection is checked against İYS's state and counted
+# as accepted. The fake İYS's names; the real codes are uncertain.
+IYS_ALREADY_RECORDED_CODES = frozenset(
+    env.list("IYS_ALREADY_RECORDED_CODES", default=["SAME_STATUS", "DATE_NOT_LATER"])
+)
 
 # --- Auth and accounts ----------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"

@@ -20,6 +20,7 @@ tenant_patterns = [
     path("", include("crm.tenant_urls")),
     path("", include("customers.urls")),
     path("consent/", include("consent.urls")),
+    path("", include("consent.iys.urls")),
 ]
 
 api_tenant_patterns = [

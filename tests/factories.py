@@ -14,6 +14,8 @@ from typing import Any
 import factory
 from django.utils import timezone
 
+from consent.iys.crypto import encrypt_secret
+from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem
 from consent.models import (
     ConsentEvent,
     ConsentSettings,
@@ -360,6 +362,42 @@ class ConsentSettingsFactory(TenantOwnedFactory):
         model = ConsentSettings
 
 
+class IysAccountFactory(TenantOwnedFactory):
+    class Meta:
+        model = IysAccount
+        django_get_or_create = ("tenant",)  # one İYS account per tenant
+
+    iys_code = factory.Sequence(lambda n: f"{700000 + n}")
+    username = factory.Sequence(lambda n: f"iys-api-{n}")
+    password_encrypted = factory.LazyFunction(lambda: encrypt_secret("iys-gizli-parola"))
+
+
+class IysBrandFactory(TenantOwnedFactory):
+    class Meta:
+        model = IysBrand
+
+    account = factory.SubFactory(IysAccountFactory, tenant=_same_tenant())
+    brand_code = factory.Sequence(lambda n: f"{800000 + n}")
+    is_default = True
+
+
+class IysPushBatchFactory(TenantOwnedFactory):
+    class Meta:
+        model = IysPushBatch
+
+    brand = factory.SubFactory(IysBrandFactory, tenant=_same_tenant())
+    size = 1
+
+
+class IysPushItemFactory(TenantOwnedFactory):
+    class Meta:
+        model = IysPushItem
+
+    batch = factory.SubFactory(IysPushBatchFactory, tenant=_same_tenant())
+    event = factory.SubFactory(ConsentEventFactory, tenant=_same_tenant())
+    index = factory.Sequence(lambda n: n)
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
@@ -388,4 +426,8 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     ConsentEvent: ConsentEventFactory,
     ConsentState: ConsentStateFactory,
     ConsentSettings: ConsentSettingsFactory,
+    IysAccount: IysAccountFactory,
+    IysBrand: IysBrandFactory,
+    IysPushBatch: IysPushBatchFactory,
+    IysPushItem: IysPushItemFactory,
 }

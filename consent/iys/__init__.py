@@ -1,0 +1,1 @@
+"""The İYS brand API: client (client.py) and synchronisation services (sync.py)."""

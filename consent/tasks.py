@@ -1,0 +1,11 @@
+"""Celery discovers tasks in <app>.tasks: the İYS tasks live in consent/iys/tasks.py."""
+
+from consent.iys.tasks import (  # noqa: F401
+    iys_pull_all,
+    iys_pull_task,
+    iys_push_all,
+    iys_push_task,
+    iys_reconcile_all,
+    iys_reconcile_task,
+    iys_sync_job_task,
+)
