@@ -58,6 +58,12 @@ from customers.models import (
     RiskFlag,
     Touchpoint,
 )
+from segmentation.models import (
+    BehaviourCluster,
+    CustomerScore,
+    NextBestOffer,
+    SegmentationRun,
+)
 
 factory.Faker._DEFAULT_LOCALE = "tr_TR"
 
@@ -398,6 +404,42 @@ class IysPushItemFactory(TenantOwnedFactory):
     index = factory.Sequence(lambda n: n)
 
 
+class SegmentationRunFactory(TenantOwnedFactory):
+    class Meta:
+        model = SegmentationRun
+
+    status = "succeeded"
+    as_of = factory.LazyFunction(lambda: timezone.now().date())
+
+
+class BehaviourClusterFactory(TenantOwnedFactory):
+    class Meta:
+        model = BehaviourCluster
+
+    run = factory.SubFactory(SegmentationRunFactory, tenant=_same_tenant())
+    label = factory.Sequence(lambda n: f"B{n}")
+    name = "Hafta içi sabah alışverişçileri"
+
+
+class CustomerScoreFactory(TenantOwnedFactory):
+    class Meta:
+        model = CustomerScore
+
+    run = factory.SubFactory(SegmentationRunFactory, tenant=_same_tenant())
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+
+
+class NextBestOfferFactory(TenantOwnedFactory):
+    class Meta:
+        model = NextBestOffer
+
+    run = factory.SubFactory(SegmentationRunFactory, tenant=_same_tenant())
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    category = factory.SubFactory(ProductCategoryFactory, tenant=_same_tenant())
+    rank = 1
+    score = 0.4
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
@@ -430,4 +472,8 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     IysBrand: IysBrandFactory,
     IysPushBatch: IysPushBatchFactory,
     IysPushItem: IysPushItemFactory,
+    SegmentationRun: SegmentationRunFactory,
+    BehaviourCluster: BehaviourClusterFactory,
+    CustomerScore: CustomerScoreFactory,
+    NextBestOffer: NextBestOfferFactory,
 }
