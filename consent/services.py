@@ -684,51 +684,51 @@ def may_send(*, tenant: Tenant, channel_type: str, recipient: str) -> Decision:
     return Decision(False, Reason.NO_CONSENT)
 
 
-# Every join is a hash or index join over the tenant's rows; the small sets (merged
-# records, refusers, companies) are built first so the 1M-row pass is one scan of
-# the phone (or e-mail) table with three hash lookups per row.
+# One pass over the tenant's points joined to their customers and both consent
+# states, materialised once (``points`` is read three times, so PostgreSQL keeps it
+# as a CTE); the refusers, the recipients they block and the business recipients are
+# derived from it with hash joins. Scanning the million-row tables once instead of
+# four times is what keeps 1M recipients within seconds.
 _DECISIONS_SQL = """
-WITH merged AS (
-    SELECT id FROM customers_customer
-    WHERE tenant_id = %(tenant)s AND merged_into_id IS NOT NULL
-),
-refused_customers AS (
-    SELECT DISTINCT p.customer_id
-    FROM consent_consentstate s
-    JOIN {table} p ON p.tenant_id = s.tenant_id AND p.{value} = s.recipient
-    WHERE s.tenant_id = %(tenant)s AND s.type = %(type)s AND s.status = 'RET'
-      AND p.customer_id NOT IN (SELECT id FROM merged)
-),
-blocked AS (
-    SELECT DISTINCT p.{value} AS recipient
-    FROM {table} p JOIN refused_customers rc ON rc.customer_id = p.customer_id
+WITH points AS MATERIALIZED (
+    SELECT p.id, p.customer_id, p.{value} AS recipient, c.kind = 'company' AS is_company,
+           sb.status AS individual_status, st.status AS business_status
+    FROM {table} p
+    JOIN customers_customer c
+        ON c.id = p.customer_id AND c.tenant_id = %(tenant)s AND c.merged_into_id IS NULL
+    LEFT JOIN consent_consentstate sb
+        ON sb.recipient = p.{value} AND sb.tenant_id = %(tenant)s AND sb.type = %(type)s
+        AND sb.recipient_type = 'BIREYSEL'
+    LEFT JOIN consent_consentstate st
+        ON st.recipient = p.{value} AND st.tenant_id = %(tenant)s AND st.type = %(type)s
+        AND st.recipient_type = 'TACIR'
     WHERE p.tenant_id = %(tenant)s
 ),
+refused_customers AS (
+    SELECT DISTINCT customer_id FROM points
+    WHERE individual_status = 'RET' OR business_status = 'RET'
+),
+blocked AS (
+    SELECT DISTINCT pt.recipient
+    FROM points pt JOIN refused_customers rc ON rc.customer_id = pt.customer_id
+),
 company AS (
-    SELECT DISTINCT p.{value} AS recipient
-    FROM {table} p JOIN customers_customer c ON c.id = p.customer_id
-    WHERE p.tenant_id = %(tenant)s AND c.tenant_id = %(tenant)s
-      AND c.kind = 'company' AND c.merged_into_id IS NULL
+    SELECT DISTINCT recipient FROM points WHERE is_company
 )
-SELECT p.id, p.customer_id, p.{value} AS recipient,
-       CASE WHEN sb.status = 'RET' OR st.status = 'RET' THEN 'ret'
+SELECT p.id, p.customer_id, p.recipient,
+       CASE WHEN p.individual_status = 'RET' OR p.business_status = 'RET' THEN 'ret'
             WHEN bl.recipient IS NOT NULL THEN 'customer_ret'
-            WHEN sb.status = 'ONAY' THEN 'onay'
-            WHEN st.status = 'ONAY' THEN 'tacir_onay'
-            WHEN %(tacir_ret_only)s AND (st.recipient IS NOT NULL OR co.recipient IS NOT NULL)
+            WHEN p.individual_status = 'ONAY' THEN 'onay'
+            WHEN p.business_status = 'ONAY' THEN 'tacir_onay'
+            WHEN %(tacir_ret_only)s
+                 AND (p.business_status IS NOT NULL OR co.recipient IS NOT NULL)
                 THEN 'tacir_no_ret'
             ELSE 'no_consent'
        END AS reason
-FROM {table} p
-LEFT JOIN consent_consentstate sb
-    ON sb.recipient = p.{value} AND sb.tenant_id = %(tenant)s AND sb.type = %(type)s
-    AND sb.recipient_type = 'BIREYSEL'
-LEFT JOIN consent_consentstate st
-    ON st.recipient = p.{value} AND st.tenant_id = %(tenant)s AND st.type = %(type)s
-    AND st.recipient_type = 'TACIR'
-LEFT JOIN blocked bl ON bl.recipient = p.{value}
-LEFT JOIN company co ON co.recipient = p.{value}
-WHERE p.tenant_id = %(tenant)s AND p.customer_id NOT IN (SELECT id FROM merged)
+FROM points p
+LEFT JOIN blocked bl ON bl.recipient = p.recipient
+LEFT JOIN company co ON co.recipient = p.recipient
+WHERE TRUE
 """
 
 
