@@ -123,6 +123,10 @@ DEFAULT_THRESHOLD = 12.0
 VETO_MAX_SCORE = 6.0
 CHAIN_MARGIN = 10.0
 MAX_BLOCK = 50
+NAME_MAX_BLOCK = 12
+BIRTH_MAX_BLOCK = 8
+# Pairs compared per step: bounds the memory of the per-pair working columns.
+COMPARE_CHUNK = 500_000
 CONTACT_SECONDARY_SHARE = 0.25
 
 NAME_CLOSE_JW = 0.92
@@ -354,16 +358,35 @@ def blocking_keys(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
+def _block_cap(keys: pd.Series, max_block: int) -> pd.Series:
+    """The largest block each key may form before it is split (per key family).
+
+    Name keys and the birth-date-only key grow with the tenant: at a million
+    customers "fn:mehmet:y" holds thousands and one birth date about thirty, so at
+    ``max_block`` they alone gave tens of millions of namesake pairs. Their blocks are
+    capped lower and split by finer evidence instead.
+    """
+    family = keys.str.extract(r"^([a-z]+):", expand=False)
+    cap = pd.Series(max_block, index=keys.index, dtype="int64")
+    cap[family == "n"] = min(max_block, NAME_MAX_BLOCK)
+    cap[family == "b"] = min(max_block, BIRTH_MAX_BLOCK)
+    return cap
+
+
 def candidate_pairs(records: pd.DataFrame, *, max_block: int = MAX_BLOCK) -> pd.DataFrame:
     """Pairs (left < right, unique) of records sharing a blocking key.
 
-    Blocks larger than ``max_block`` are split by province + district and by birth
-    year; sub-blocks still larger are dropped (shared switchboards, very common names).
+    Blocks larger than their cap (``max_block``; lower for name and birth-date keys,
+    see :func:`_block_cap`) are split by province + district and by birth year (a
+    birth-date block by name initials instead); sub-blocks still larger are dropped
+    (shared switchboards, very common names).
     """
     keys = blocking_keys(records)
     sizes = keys["key"].map(keys["key"].value_counts())
-    small = keys[sizes.between(2, max_block)]
-    big = keys[sizes > max_block]
+    caps = _block_cap(keys["key"], max_block)
+    small = keys[(sizes >= 2) & (sizes <= caps)]
+    over = sizes > caps
+    big, big_caps = keys[over], caps[over]
     if len(big):
         info = records.set_index("id")
         place = (info["province"] + ":" + info["district_key"]).where(info["province"] != "", "")
@@ -373,17 +396,34 @@ def candidate_pairs(records: pd.DataFrame, *, max_block: int = MAX_BLOCK) -> pd.
             .astype(str)
             .where(info["birth_date"].notna(), "")
         )
+        initials = (info["first_key"].str[:1] + info["last_key"].str[:1]).where(
+            (info["first_key"] != "") & (info["last_key"] != ""), ""
+        )
+        is_birth = big["key"].str.startswith("b:")
         sub_parts = []
-        for label, detail in (("|d:", place), ("|y:", year)):
+        for label, detail, applies in (
+            ("|d:", place, ~is_birth),
+            ("|y:", year, ~is_birth),
+            ("|i:", initials, is_birth),
+        ):
             value = big["id"].map(detail).fillna("")
-            keep = value != ""
+            keep = (value != "") & applies
             sub_parts.append(
-                pd.DataFrame({"id": big["id"][keep], "key": big["key"][keep] + label + value[keep]})
+                pd.DataFrame(
+                    {
+                        "id": big["id"][keep],
+                        "key": big["key"][keep] + label + value[keep],
+                        "cap": big_caps[keep],
+                    }
+                )
             )
         sub = pd.concat(sub_parts, ignore_index=True)
         sub_sizes = sub["key"].map(sub["key"].value_counts())
-        small = pd.concat([small, sub[sub_sizes.between(2, max_block)]], ignore_index=True)
-    joined = small.merge(small, on="key", suffixes=("_l", "_r"))
+        sub = sub[(sub_sizes >= 2) & (sub_sizes <= sub["cap"])]
+        small = pd.concat([small, sub[["id", "key"]]], ignore_index=True)
+    # Integer block codes: joining on them takes a fraction of the memory of strings.
+    codes = pd.DataFrame({"id": small["id"].to_numpy(), "block": pd.factorize(small["key"])[0]})
+    joined = codes.merge(codes, on="block", suffixes=("_l", "_r"))
     joined = joined[joined["id_l"] < joined["id_r"]]
     pairs = pd.DataFrame(
         {
@@ -457,29 +497,56 @@ def _compare_dates(a: pd.Series, b: pd.Series) -> np.ndarray:
     return level
 
 
-def _compare_sets(
-    records: pd.DataFrame, column: str, left: np.ndarray, right: np.ndarray
-) -> np.ndarray:
+@dataclass(frozen=True)
+class _SetColumn:
+    """A set-valued column (phones, e-mail keys) prepared once for every chunk."""
+
+    long: pd.DataFrame  # id, value: one row per element
+    size: pd.Series  # set size by id
+
+    @classmethod
+    def of(cls, records: pd.DataFrame, column: str) -> _SetColumn:
+        long = records[["id", column]].explode(column).dropna()
+        long.columns = ["id", "value"]
+        return cls(long=long, size=records.set_index("id")[column].map(len))
+
+
+def _compare_sets(column: _SetColumn, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """EXACT if the two sets share a value, DIFFERENT if both are non-empty, else MISSING."""
-    long = records[["id", column]].explode(column).dropna()
-    long.columns = ["id", "value"]
     pairs = pd.DataFrame({"left": left, "right": right, "row": np.arange(len(left))})
-    shared = pairs.merge(long, left_on="left", right_on="id").merge(
-        long, left_on=["right", "value"], right_on=["id", "value"]
+    shared = pairs.merge(column.long, left_on="left", right_on="id").merge(
+        column.long, left_on=["right", "value"], right_on=["id", "value"]
     )
-    sizes = records.set_index("id")[column].map(len)
-    has_left = pd.Series(left).map(sizes).to_numpy() > 0
-    has_right = pd.Series(right).map(sizes).to_numpy() > 0
+    has_left = pd.Series(left).map(column.size).to_numpy() > 0
+    has_right = pd.Series(right).map(column.size).to_numpy() > 0
     level = np.where(has_left & has_right, DIFFERENT, MISSING).astype(np.int8)
     level[shared["row"].unique()] = EXACT
     return level
 
 
 def compare_pairs(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Comparison levels (0 missing, 1 exact, 2 close, 3 different), one column per field."""
+    """Comparison levels (0 missing, 1 exact, 2 close, 3 different), one column per field.
+
+    Pairs are compared COMPARE_CHUNK at a time: only the int8 levels are kept, so
+    memory does not grow with the per-pair text columns of millions of pairs.
+    """
+    info = records.set_index("id")
+    phones = _SetColumn.of(records, "phones")
+    emails = _SetColumn.of(records, "email_keys")
+    parts = [
+        _compare_chunk(info, phones, emails, pairs.iloc[start : start + COMPARE_CHUNK])
+        for start in range(0, len(pairs), COMPARE_CHUNK)
+    ]
+    if not parts:
+        return pd.DataFrame({name: np.array([], dtype=np.int8) for name in FIELDS})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _compare_chunk(
+    info: pd.DataFrame, phones: _SetColumn, emails: _SetColumn, pairs: pd.DataFrame
+) -> pd.DataFrame:
     left = pairs["left"].to_numpy(dtype="int64")
     right = pairs["right"].to_numpy(dtype="int64")
-    info = records.set_index("id")
     lrec = info.loc[left].reset_index(drop=True)
     rrec = info.loc[right].reset_index(drop=True)
 
@@ -505,8 +572,8 @@ def compare_pairs(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         "tckn": _compare_identifier(col(lrec, "tckn"), col(rrec, "tckn")),
         "tax_id": _compare_identifier(col(lrec, "tax_id"), col(rrec, "tax_id")),
         "birth_date": _compare_dates(lrec["birth_date"], rrec["birth_date"]),
-        "phone": _compare_sets(records, "phones", left, right),
-        "email": _compare_sets(records, "email_keys", left, right),
+        "phone": _compare_sets(phones, left, right),
+        "email": _compare_sets(emails, left, right),
         "address": _compare_ratio(
             col(lrec, "address_key"),
             col(rrec, "address_key"),
@@ -608,8 +675,13 @@ def score_pairs(
     m: dict[str, np.ndarray] | None = None,
     u: dict[str, np.ndarray] | None = None,
     levels: pd.DataFrame | None = None,
+    keep_score: float | None = None,
 ) -> pd.DataFrame:
-    """Score candidate pairs: columns left, right, score (bits), evidence (list of str)."""
+    """Score candidate pairs: columns left, right, score (bits), evidence (list of str).
+
+    With ``keep_score`` only pairs scoring at least that are returned (and only they
+    get their evidence written out), which is what keeps a million-customer run small.
+    """
     if u is None:
         u = estimate_u(records)
     if m is None:
@@ -660,6 +732,10 @@ def score_pairs(
     capped = veto | ~corroborated
     total = np.where(capped, np.minimum(total, VETO_MAX_SCORE), total)
 
+    kept = np.arange(n) if keep_score is None else np.flatnonzero(total >= keep_score)
+    lv = {name: values[kept] for name, values in lv.items()}
+    corroborated = corroborated[kept]
+    n = kept.size
     evidence: list[list[str]] = [[] for _ in range(n)]
     for name in FIELDS:
         for level in (EXACT, CLOSE, DIFFERENT):
@@ -672,9 +748,9 @@ def score_pairs(
         evidence[row].append("nothing beyond name and place")
     return pd.DataFrame(
         {
-            "left": pairs["left"].to_numpy(dtype="int64"),
-            "right": pairs["right"].to_numpy(dtype="int64"),
-            "score": np.round(total, 3),
+            "left": pairs["left"].to_numpy(dtype="int64")[kept],
+            "right": pairs["right"].to_numpy(dtype="int64")[kept],
+            "score": np.round(total[kept], 3),
             "evidence": evidence,
         }
     )
@@ -740,12 +816,17 @@ def find_duplicates(
     threshold: float | None = None,
     m_method: str = "prior",
     max_block: int = MAX_BLOCK,
+    keep_score: float | None = None,
 ) -> DedupResult:
     """Load, block, score and cluster the tenant's customers (nothing is merged).
 
     Call inside ``tenant_context(tenant)``. ``m_method``: "prior" (fixed M_PRIOR) or
-    "em" (refined by EM over the candidate pairs).
+    "em" (refined by EM over the candidate pairs). ``result.pairs`` holds every scored
+    candidate pair, or with ``keep_score`` only those scoring at least that (at or
+    below the threshold; the counts still cover every candidate).
     """
+    if keep_score is not None and threshold is not None and keep_score > threshold:
+        raise ValueError("keep_score above the threshold would drop matched pairs")
     if m_method not in ("prior", "em"):
         raise ValueError(f"unknown m_method {m_method!r}")
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
@@ -758,7 +839,13 @@ def find_duplicates(
         m, share = estimate_m_em(levels, u)
     else:
         m, share = {name: np.array(M_PRIOR[name]) for name in FIELDS}, float("nan")
-    scored = score_pairs(records, pairs, m=m, u=u, levels=levels)
+    scored = (
+        score_pairs(records, pairs, m=m, u=u, levels=levels, keep_score=min(keep_score, threshold))
+        if keep_score is not None
+        else score_pairs(records, pairs, m=m, u=u, levels=levels)
+    )
+    candidate_count = len(pairs)
+    del pairs, levels
     clusters = cluster(scored, threshold)
     seconds = time.monotonic() - started
     return DedupResult(
@@ -766,7 +853,7 @@ def find_duplicates(
         clusters=clusters,
         counts={
             "records": len(records),
-            "candidate_pairs": len(pairs),
+            "candidate_pairs": candidate_count,
             "matched_pairs": int((scored["score"] >= threshold).sum()),
             "clusters": len(clusters),
             "customers_in_clusters": sum(len(c) for c in clusters),

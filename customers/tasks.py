@@ -57,7 +57,7 @@ def customers_dedup_task(tenant_id: int, job_id: int, language: str = "tr") -> N
         return
     with translation.override(language), jobs.job_running(job) as progress:
         progress.update(0, 3, _("Reading customers"), force=True)
-        result = dedup.find_duplicates(tenant=tenant)
+        result = dedup.find_duplicates(tenant=tenant, keep_score=duplicates.REVIEW_SCORE)
         progress.update(2, 3, _("Filling the review queue"), force=True)
         # Borderline pairs (a little under the match threshold) are worth a look too.
         review = result.pairs[result.pairs["score"] >= duplicates.REVIEW_SCORE]

@@ -139,6 +139,7 @@ class Command(BaseCommand):
                     tenant=scratch,
                     threshold=options["threshold"],
                     m_method=options["m_method"],
+                    keep_score=options["threshold"],
                 )
         finally:
             _delete_tenant(scratch)
