@@ -116,6 +116,9 @@ def customer_search(*, tenant: Tenant, query: str, limit: int = 20) -> list[Cust
             # The longest typed word drives (fewest matches); each other word must start
             # a word of the same customer (an index probe per candidate, stopping at
             # the cap) — cheaper than intersecting two large sets.
+            first_in_name = _names_starting_with(tenant, words, limit)
+            if len(first_in_name) >= limit:
+                return _search_result(customers.filter(pk__in=first_in_name), tenant, limit)
             driver, *others = sorted(set(words), key=len, reverse=True)
             matching = CustomerNameWord.objects.filter(starts_with("word", driver), tenant=tenant)
             for word in others:
@@ -135,17 +138,67 @@ def customer_search(*, tenant: Tenant, query: str, limit: int = 20) -> list[Cust
                 # the planner walks the whole name index looking for these ids.
                 named = customers.filter(pk__in=ids).order_by().values_list("pk", "name_key")
                 ids = [pk for pk, _key in sorted(named, key=lambda row: (row[1], row[0]))[:limit]]
+            if first_in_name:
+                # Names that start with the first typed word come first, then the rest.
+                found = set(first_in_name)
+                rest = [pk for pk in ids if pk not in found][: limit - len(first_in_name)]
+                head = _search_result(customers.filter(pk__in=first_in_name), tenant, limit)
+                return head + _search_result(customers.filter(pk__in=rest), tenant, limit)
             customers = customers.filter(pk__in=ids)
         else:
             for word in words:
                 customers = customers.filter(
                     Q(name_key__startswith=word) | Q(name_key__contains=f" {word}")
                 )
+    return _search_result(customers, tenant, limit)
+
+
+def _search_result(customers: QuerySet[Customer], tenant: Tenant, limit: int) -> list[Customer]:
     return list(
         customers.select_related("home_branch")
         .prefetch_related(Prefetch("phones", queryset=Phone.objects.filter(tenant=tenant)))
         .order_by("name_key")[:limit]
     )
+
+
+# How far down the name index the "name starts with the first typed word" pass reads
+# before leaving the rest to the word index: bounds a search whose later words are rare.
+FIRST_WORD_SCAN = 2000
+
+
+def _names_starting_with(tenant: Tenant, words: list[str], limit: int) -> list[int]:
+    """Ids (in name order, at most ``limit``) of customers whose name starts with the
+    first typed word and has a word starting with each other typed word.
+
+    What people type first is usually the first name, so this is the common case, and
+    it walks the name index in order and stops at ``limit`` — at a million customers a
+    common first name matches tens of thousands. The pattern operators (``~>=~``,
+    ``~<~``, ``USING ~<~``) are leakproof and match the ``varchar_pattern_ops`` index
+    (migration 0005), so row-level security does not force a scan.
+    """
+    first, others = words[0], words[1:]
+    upper = first[:-1] + chr(ord(first[-1]) + 1)
+    exists = "".join(
+        " AND EXISTS (SELECT 1 FROM customers_customernameword w"
+        " WHERE w.tenant_id = %s AND w.customer_id = c.id AND starts_with(w.word, %s))"
+        for _ in others
+    )
+    params: list[Any] = [tenant.pk, first, upper]
+    for word in others:
+        params += [tenant.pk, word]
+    # Only placeholders are spliced in; the words are parameters.
+    sql = (
+        "SELECT id FROM (SELECT c.id, c.name_key FROM customers_customer c"  # noqa: S608
+        " WHERE c.tenant_id = %s AND c.merged_into_id IS NULL"
+        " AND c.name_key ~>=~ %s AND c.name_key ~<~ %s"
+        f"{exists}"
+        " ORDER BY c.name_key USING ~<~ LIMIT %s) named"
+        " ORDER BY name_key USING ~<~ LIMIT %s"
+    )
+    params += [FIRST_WORD_SCAN, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass

@@ -165,7 +165,8 @@ class CustomerFactory(TenantOwnedFactory):
         model = Customer
 
     kind = Customer.Kind.PERSON
-    customer_number = factory.Sequence(lambda n: f"{n + 100000}")
+    # Far above what customer_number_next hands out, so factory and service numbers never meet.
+    customer_number = factory.Sequence(lambda n: f"{n + 9_000_000}")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     name_key = factory.LazyAttribute(lambda o: matching_key(f"{o.first_name} {o.last_name}"))
