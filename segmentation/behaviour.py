@@ -97,10 +97,10 @@ def describe(
         if "feature" in item:
             phrases.append(_phrase(item["feature"], float(item["z"]) > 0))
         elif "branch_id" in item:
-            name = (branch_names or {}).get(int(item["branch_id"]), "#%s" % item["branch_id"])
+            name = (branch_names or {}).get(int(item["branch_id"]), f"#{item['branch_id']}")
             phrases.append(_("mostly branch %(branch)s") % {"branch": name})
         elif "category_id" in item:
-            name = (category_names or {}).get(int(item["category_id"]), "#%s" % item["category_id"])
+            name = (category_names or {}).get(int(item["category_id"]), f"#{item['category_id']}")
             phrases.append(_("mostly %(category)s") % {"category": name})
     if not phrases:
         return _("Average customers"), _("No feature stands out from the customer base.")
@@ -208,7 +208,10 @@ def behaviour_clusters(
                 counts = members[column].dropna().astype("int64").value_counts()
                 if len(counts) and counts.iloc[0] / len(members) >= MOSTLY_SHARE:
                     distinguishing.append(
-                        {key: int(counts.index[0]), "share": round(counts.iloc[0] / len(members), 2)}
+                        {
+                            key: int(counts.index[0]),
+                            "share": round(counts.iloc[0] / len(members), 2),
+                        }
                     )
         # Centroid in raw units (undo scaling and the log) for the next run's matching.
         raw_centroid = z * std + mean
@@ -219,7 +222,7 @@ def behaviour_clusters(
         clusters.append(
             {
                 "label": label,
-                "size": int(len(members)),
+                "size": len(members),
                 "centroid": centroid,
                 "distinguishing": distinguishing,
             }
@@ -230,7 +233,7 @@ def behaviour_clusters(
         "silhouette": round(silhouette, 4),
         "silhouette_by_k": scores,
         "criterion": "max mean silhouette on a sample",
-        "customers": int(len(buyers)),
+        "customers": len(buyers),
         "features": list(CLUSTER_FEATURES),
     }
     return ClusterResult(assignments, clusters, parameters)

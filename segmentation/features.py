@@ -317,9 +317,12 @@ def mix_json(features: CustomerFeatures, *, top_categories: int = 3) -> pd.Serie
         weekday_series = weekday_series + ("" if n == 0 else ", ") + f'"{d}": ' + value
     hours = pd.Series("", index=frame.index, dtype=object)
     for n, band in enumerate(("morning", "afternoon", "evening", "night")):
-        hours = hours + ("" if n == 0 else ", ") + f'"{band}": ' + frame[f"{band}_share"].round(
-            3
-        ).astype(str)
+        hours = (
+            hours
+            + ("" if n == 0 else ", ")
+            + f'"{band}": '
+            + frame[f"{band}_share"].round(3).astype(str)
+        )
     result: pd.Series = (
         '{"categories": {'
         + cat_text

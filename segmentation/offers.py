@@ -167,7 +167,9 @@ def evaluate(cats: pd.DataFrame, *, as_of_day: int, seed: int = 0) -> dict[str, 
     before = cats[cats["first_day"] <= cut].copy()
     # The last purchase by the cut is unknown when there was another after it;
     # every category bought by the cut is excluded anyway, so the first day will do.
-    before["last_day"] = np.where(before["last_day"] <= cut, before["last_day"], before["first_day"])
+    before["last_day"] = np.where(
+        before["last_day"] <= cut, before["last_day"], before["first_day"]
+    )
     after = cats[cats["first_day"] > cut]
     targets = np.intersect1d(before["customer_id"].unique(), after["customer_id"].unique())
     targets = _sample_customers(targets, EVAL_SAMPLE, seed)
@@ -175,7 +177,7 @@ def evaluate(cats: pd.DataFrame, *, as_of_day: int, seed: int = 0) -> dict[str, 
         "holdout_days": HOLDOUT_DAYS,
         "window_days": WINDOW_DAYS,
         "recent_days": RECENT_DAYS,
-        "customers": int(len(targets)),
+        "customers": len(targets),
     }
     if len(targets) == 0:
         result.update({"hit_rate_at_3": None, "baseline_hit_rate_at_3": None})

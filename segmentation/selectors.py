@@ -39,9 +39,7 @@ def run_list(*, tenant: Tenant) -> QuerySet[SegmentationRun]:
 
 def run_get(*, tenant: Tenant, run_id: int) -> SegmentationRun:
     """Raises SegmentationRun.DoesNotExist for another tenant's run."""
-    return SegmentationRun.objects.select_related("started_by", "job").get(
-        tenant=tenant, pk=run_id
-    )
+    return SegmentationRun.objects.select_related("started_by", "job").get(tenant=tenant, pk=run_id)
 
 
 def run_clusters(*, tenant: Tenant, run: SegmentationRun) -> list[BehaviourCluster]:
@@ -93,5 +91,5 @@ def customer_value_card(*, tenant: Tenant, customer_id: int) -> ValueCard | None
         .order_by("rank")
     )
     for offer in offers:
-        offer.share_percent = round(100 * float(offer.reason.get("share", offer.score)))  # type: ignore[attr-defined]
+        offer.share_percent = round(100 * float(offer.reason.get("share", offer.score)))
     return ValueCard(score=score, offers=offers)

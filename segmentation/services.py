@@ -310,7 +310,9 @@ def _write_scores(state: _State) -> None:
         "cluster_id": _int_text(frame["cluster_id"]),
         "profiling_excluded": frame["profiling_excluded"],
     }
-    table = pd.DataFrame({k: (v.to_numpy() if hasattr(v, "to_numpy") else v) for k, v in data.items()})
+    table = pd.DataFrame(
+        {k: (v.to_numpy() if hasattr(v, "to_numpy") else v) for k, v in data.items()}
+    )
     with transaction.atomic():
         bulk.load_frame(CustomerScore, table)
 
@@ -325,7 +327,10 @@ def _step_offers(state: _State) -> None:
     customers = np.unique(cats["customer_id"].to_numpy())
     chosen = offers.recommend(cats, model, customers, end_day=as_of_day)
     evaluation = offers.evaluate(cats, as_of_day=as_of_day)
-    state.run.parameters["offers"] = {**evaluation, "offered_customers": int(chosen["customer_id"].nunique())}
+    state.run.parameters["offers"] = {
+        **evaluation,
+        "offered_customers": int(chosen["customer_id"].nunique()),
+    }
     if chosen.empty:
         return
     reason = (
@@ -443,4 +448,3 @@ def _after(fn: AfterRunStep) -> Callable[[_State], None]:
         fn(tenant=state.tenant, run=state.run)
 
     return step
-

@@ -32,9 +32,7 @@ def segmentation_run_task(tenant_id: int, job_id: int, language: str = "tr") -> 
             trigger=trigger,
             actor=job.created_by,
             job=job,
-            progress=lambda done, total, message: progress.update(
-                done, total, message, force=True
-            ),
+            progress=lambda done, total, message: progress.update(done, total, message, force=True),
         )
         job.result = {"run_id": run.pk, "status": run.status}
         if run.status == RunStatus.FAILED:

@@ -85,7 +85,9 @@ def run_detail(request: TenantRequest, tenant_slug: str, segmentationrun_id: int
         name, description = behaviour.describe(
             cluster.distinguishing, branch_names=branch_names, category_names=category_names
         )
-        clusters.append({"label": cluster.label, "name": name, "description": description, "size": cluster.size})
+        clusters.append(
+            {"label": cluster.label, "name": name, "description": description, "size": cluster.size}
+        )
     return render(
         request,
         "segmentation/run_detail.html",

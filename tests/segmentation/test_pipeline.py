@@ -15,7 +15,14 @@ import pytest
 
 from crm.models import Tenant
 from crm.tenancy import tenant_context
-from customers.models import Complaint, Interaction, Product, ProductCategory, Purchase, PurchaseLine
+from customers.models import (
+    Complaint,
+    Interaction,
+    Product,
+    ProductCategory,
+    Purchase,
+    PurchaseLine,
+)
 from segmentation import features, offers, services
 from segmentation.models import (
     BehaviourCluster,
@@ -101,7 +108,11 @@ def test_features_on_hand_made_purchases(shop: Shop) -> None:
     # After as_of: ignored.
     shop.buy(anna, datetime.date(2026, 7, 2), "C", amount="999.00")
     Interaction.objects.create(
-        tenant=shop.tenant, customer=anna, touchpoint="call_in", subject="x", occurred_at=_at(AS_OF - datetime.timedelta(days=5))
+        tenant=shop.tenant,
+        customer=anna,
+        touchpoint="call_in",
+        subject="x",
+        occurred_at=_at(AS_OF - datetime.timedelta(days=5)),
     )
     Complaint.objects.create(
         tenant=shop.tenant, customer=anna, subject="late", due_on=AS_OF, opened_at=_at(AS_OF)
@@ -236,8 +247,9 @@ def test_same_data_same_cluster_labels(shop: Shop) -> None:
 
     def labelled(run: SegmentationRun) -> dict[int, str]:
         return dict(
-            CustomerScore.objects.filter(tenant=shop.tenant, run=run, cluster__isnull=False)
-            .values_list("customer_id", "cluster__label")
+            CustomerScore.objects.filter(
+                tenant=shop.tenant, run=run, cluster__isnull=False
+            ).values_list("customer_id", "cluster__label")
         )
 
     assert labelled(first) == labelled(second)
@@ -247,7 +259,9 @@ def test_same_data_same_cluster_labels(shop: Shop) -> None:
 def test_after_run_steps_run_in_order(shop: Shop) -> None:
     _populate(shop, 24)
     seen: list[tuple[str, int]] = []
-    services.register_after_run_step("segments", "Segments", lambda *, tenant, run: seen.append(("segments", run.pk)))
+    services.register_after_run_step(
+        "segments", "Segments", lambda *, tenant, run: seen.append(("segments", run.pk))
+    )
     try:
         run = services.segmentation_run(tenant=shop.tenant, as_of=AS_OF)
     finally:
