@@ -41,7 +41,7 @@ CLUSTER_FEATURES: tuple[str, ...] = (
 )
 LOG_FEATURES = frozenset({"frequency", "average_basket", "recency_days"})
 K_RANGE = range(3, 9)
-FIT_SAMPLE = 100_000
+FIT_SAMPLE = 30_000
 SILHOUETTE_SAMPLE = 5_000
 MATCH_DISTANCE = 1.0
 DISTINGUISHING_Z = 0.5
@@ -123,7 +123,7 @@ def _choose_k(x: np.ndarray, seed: int) -> tuple[int, float, dict[str, float], M
         if k >= len(fit_rows):
             break
         model = MiniBatchKMeans(
-            n_clusters=k, random_state=seed, n_init=3, batch_size=4096, max_iter=100
+            n_clusters=k, random_state=seed, n_init=2, batch_size=4096, max_iter=50
         ).fit(fit_rows)
         labels = model.labels_[sil_rows]
         if len(set(labels.tolist())) < 2:

@@ -20,6 +20,7 @@ Conventions (the customer card and the segment builder rely on them):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,6 +97,23 @@ def _t(model: Any) -> str:
     return str(connection.ops.quote_name(model._meta.db_table))
 
 
+@contextlib.contextmanager
+def big_queries() -> Iterator[None]:
+    """Session settings for a few large aggregates: enough memory for the hash
+    aggregates to stay off disk, and no JIT (it costs seconds of compilation
+    for queries that are read-bound anyway)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET work_mem = '256MB'; SET jit = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET work_mem; RESET jit")
+
+
 def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatures:
     """All features of every active (not merged-away) customer of ``tenant``."""
     tz = settings.TIME_ZONE
@@ -159,20 +177,20 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
         ],
     ).set_index("customer_id")
 
-    branches = _fetch(
-        f"SELECT p.customer_id, p.branch_id, COUNT(*) FROM {purchase} p"  # noqa: S608
+    # Branch and touchpoint mixes in one pass: (customer, branch, touchpoint) counts.
+    places = _fetch(
+        f"SELECT p.customer_id, p.branch_id, p.touchpoint, COUNT(*) FROM {purchase} p"  # noqa: S608
         " WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return"
-        " AND p.branch_id IS NOT NULL GROUP BY 1, 2",
+        " GROUP BY 1, 2, 3",
         [tenant.pk, end],
-        ["customer_id", "branch_id", "count"],
+        ["customer_id", "branch_id", "touchpoint", "count"],
     )
-    touchpoints = _fetch(
-        f"SELECT p.customer_id, p.touchpoint, COUNT(*) FROM {purchase} p"  # noqa: S608
-        " WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return"
-        " GROUP BY 1, 2",
-        [tenant.pk, end],
-        ["customer_id", "touchpoint", "count"],
+    branches = (
+        places.dropna(subset=["branch_id"])
+        .groupby(["customer_id", "branch_id"], as_index=False)["count"]
+        .sum()
     )
+    touchpoints = places.groupby(["customer_id", "touchpoint"], as_index=False)["count"].sum()
     categories = _fetch(
         f"""
         SELECT p.customer_id, pr.category_id,

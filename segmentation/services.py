@@ -412,12 +412,36 @@ def segmentation_run(
     for registered in list(_AFTER_RUN_STEPS):
         steps.append((registered.name, registered.label, _after(registered.fn)))
     total = len(steps)
+    with features.big_queries():
+        failed = _run_steps(state, steps, progress)
+    if failed:
+        return run
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
+    if progress is not None:
+        progress(total, total, _("Finished"))
+    _prune(tenant)
+    return run
+
+
+def _run_steps(
+    state: _State,
+    steps: list[tuple[str, Any, Callable[[_State], None]]],
+    progress: ProgressFn | None,
+) -> bool:
+    """Run the steps in order; on a failure mark the run failed and return True."""
+    run = state.run
+    total = len(steps)
     for index, (name, label, fn) in enumerate(steps):
         if progress is not None:
             progress(index, total, str(label))
         started = time.perf_counter()
         try:
-            fn(state)
+            # A savepoint per step: a database error rolls back the step's own
+            # writes and leaves the connection usable for the clean-up below.
+            with transaction.atomic():
+                fn(state)
         except Exception as error:
             logger.exception("segmentation run %s failed in step %s", run.pk, name)
             _delete_rows([run.pk])
@@ -426,7 +450,7 @@ def segmentation_run(
             run.error = f"{type(error).__name__}: {error}"[:2000]
             run.finished_at = timezone.now()
             run.save()
-            return run
+            return True
         run.step_seconds[name] = round(time.perf_counter() - started, 3)
         SegmentationRun.objects.filter(pk=run.pk).update(
             step_seconds=run.step_seconds,
@@ -434,13 +458,7 @@ def segmentation_run(
             profiled_count=run.profiled_count,
             excluded_from_profiling=run.excluded_from_profiling,
         )
-    run.status = RunStatus.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.save()
-    if progress is not None:
-        progress(total, total, _("Finished"))
-    _prune(tenant)
-    return run
+    return False
 
 
 def _after(fn: AfterRunStep) -> Callable[[_State], None]:
