@@ -296,6 +296,8 @@ def test_hit_rate_on_a_known_holdout() -> None:
     cats = pd.DataFrame(rows, columns=["customer_id", "category_id", "first_day", "last_day"])
     result = offers.evaluate(cats, as_of_day=as_of)
     assert result["customers"] == 5
-    assert result["hit_rate_at_3"] == 1.0
+    assert result["hit_rate_at_3"] == 1.0 and result["hit_rate_at_1"] == 1.0
+    # The baseline's first pick is C (most popular), which none of them bought next.
+    assert result["baseline_hit_rate_at_1"] == 0.0
     # Baseline offers C, then B (A is theirs): B is a hit too with three slots.
     assert result["baseline_hit_rate_at_3"] is not None
