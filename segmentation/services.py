@@ -263,14 +263,15 @@ def _step_clusters(state: _State) -> None:
 def _decimal_text(values: pd.Series, digits: int) -> pd.Series:
     """Floats as text with ``digits`` decimals (load_frame writes floats with two)."""
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    text = numbers.map(lambda v: f"{v:.{digits}f}", na_action="ignore")
+    # repr of a rounded float ("0.1234", "1e-05"): PostgreSQL reads both forms.
+    text = numbers.round(digits).astype(str)
     return text.astype(object).where(numbers.notna(), None)
 
 
 def _int_text(values: pd.Series) -> pd.Series:
     """Whole numbers (or None) as text, so missing values do not turn them into floats."""
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    text = numbers.map(lambda v: str(int(v)), na_action="ignore")
+    text = numbers.round().astype("Int64").astype(str)
     return text.astype(object).where(numbers.notna(), None)
 
 

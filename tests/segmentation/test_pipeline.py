@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from django.db import models
 
 from crm.models import Tenant
 from crm.tenancy import tenant_context
@@ -301,3 +302,52 @@ def test_hit_rate_on_a_known_holdout() -> None:
     assert result["baseline_hit_rate_at_1"] == 0.0
     # Baseline offers C, then B (A is theirs): B is a hit too with three slots.
     assert result["baseline_hit_rate_at_3"] is not None
+
+
+def test_lifetime_value_is_fitted_and_stored(world_a: TenantWorld) -> None:
+    """Purchases drawn from the BG/NBD process: the run fits both models and stores
+    p_alive, expected purchases, CLV and value tiers per customer."""
+    from segmentation import clv
+
+    rng = np.random.default_rng(3)
+    n = 400
+    sim = clv.bgnbd_simulate(n, r=0.5, alpha=3.0, a=0.8, b=2.5, T=rng.uniform(20, 60, n), seed=3)
+    with tenant_context(world_a.tenant):
+        shop = Shop(world_a.tenant, world_a.branch)
+        customers = [CustomerFactory.create(tenant=world_a.tenant) for _ in range(n)]
+        purchases = []
+        # Gamma-Gamma spend: each customer's own scale ν ~ Gamma(q=4, rate=66).
+        nu = rng.gamma(4.0, 1 / 66.0, n)
+        for customer, row, scale in zip(customers, sim.itertuples(index=False), nu, strict=True):
+            first = AS_OF - datetime.timedelta(days=round(row.T * 7))
+            days = [0, *sorted(rng.uniform(0, row.recency * 7, int(row.frequency)).round())]
+            if row.frequency:
+                days[-1] = round(row.recency * 7)
+            for day in days:
+                purchases.append(
+                    Purchase(
+                        tenant=world_a.tenant,
+                        customer=customer,
+                        branch=world_a.branch,
+                        touchpoint="branch_visit",
+                        purchased_at=_at(first + datetime.timedelta(days=int(day))),
+                        total_amount=Decimal(str(round(float(rng.gamma(6.0, 1 / scale)), 2))),
+                    )
+                )
+        Purchase.objects.bulk_create(purchases)
+        assert shop.products
+        run = services.segmentation_run(tenant=world_a.tenant, as_of=AS_OF)
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        assert run.parameters["clv_state"] == "fitted", run.parameters.get("clv_reason")
+        assert {"r", "alpha", "a", "b", "ll"} <= set(run.parameters["bgnbd"])
+        assert {"p", "q", "v"} <= set(run.parameters["gamma_gamma"])
+        scores = CustomerScore.objects.filter(tenant=world_a.tenant, run=run)
+        assert scores.filter(clv__isnull=False).count() == n
+        p_alive = list(scores.values_list("p_alive", flat=True))
+        assert all(0 <= p <= 1 for p in p_alive)
+        # Stored with full precision, not rounded to two decimals.
+        assert any(round(p, 2) != p for p in p_alive)
+        tiers = dict(scores.values_list("value_tier").annotate(n=models.Count("pk")).order_by())
+        assert set(tiers) == {"top", "high", "medium", "low"}
+        assert tiers["top"] <= tiers["high"] <= tiers["medium"] <= tiers["low"]
+        assert sum(r["customers"] for r in run.parameters["age_value"]) >= 0
