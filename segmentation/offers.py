@@ -86,21 +86,45 @@ def _customer_matrix(
     cats: pd.DataFrame, model: OfferModel, customers: np.ndarray, *, end_day: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(bought, recent) boolean matrices [customer, category] as of ``end_day``."""
-    n = len(model.categories)
-    bought = np.zeros((len(customers), n), dtype=bool)
-    recent = np.zeros((len(customers), n), dtype=bool)
-    data = cats[cats["first_day"] <= end_day]
-    data = data[data["category_id"].isin(model.categories)]
-    rows = np.searchsorted(customers, data["customer_id"].to_numpy())
-    inside = (rows < len(customers)) & (
-        customers[np.minimum(rows, len(customers) - 1)] == data["customer_id"].to_numpy()
-    )
-    rows = rows[inside]
-    cols = np.searchsorted(model.categories, data["category_id"].to_numpy()[inside])
-    bought[rows, cols] = True
-    last = data["last_day"].to_numpy()[inside]
-    recent[rows, cols] = last > end_day - RECENT_DAYS
-    return bought, recent
+    return _Bought.of(cats, model, end_day=end_day).matrices(customers)
+
+
+@dataclass
+class _Bought:
+    """What each customer bought by ``end_day``, sorted by customer so a chunk of
+    customers is a slice (no scan of every row per chunk)."""
+
+    customer: np.ndarray
+    column: np.ndarray
+    recent: np.ndarray
+    n_categories: int
+
+    @classmethod
+    def of(cls, cats: pd.DataFrame, model: OfferModel, *, end_day: int) -> _Bought:
+        data = cats[(cats["first_day"] <= end_day) & cats["category_id"].isin(model.categories)]
+        customer = data["customer_id"].to_numpy()
+        order = np.argsort(customer, kind="stable")
+        return cls(
+            customer=customer[order],
+            column=np.searchsorted(model.categories, data["category_id"].to_numpy()[order]),
+            recent=(data["last_day"].to_numpy() > end_day - RECENT_DAYS)[order],
+            n_categories=len(model.categories),
+        )
+
+    def matrices(self, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bought = np.zeros((len(customers), self.n_categories), dtype=bool)
+        recent = np.zeros_like(bought)
+        if len(customers) == 0:
+            return bought, recent
+        lo = np.searchsorted(self.customer, customers[0], side="left")
+        hi = np.searchsorted(self.customer, customers[-1], side="right")
+        ids = self.customer[lo:hi]
+        rows = np.searchsorted(customers, ids)
+        inside = (rows < len(customers)) & (customers[np.minimum(rows, len(customers) - 1)] == ids)
+        rows, cols = rows[inside], self.column[lo:hi][inside]
+        bought[rows, cols] = True
+        recent[rows, cols] = self.recent[lo:hi][inside]
+        return bought, recent
 
 
 def recommend(
@@ -113,9 +137,10 @@ def recommend(
     n = len(model.categories)
     if n == 0 or len(customers) == 0:
         return _empty_offers()
+    history = _Bought.of(cats, model, end_day=end_day)
     for start in range(0, len(customers), SCORE_CHUNK):
         chunk = customers[start : start + SCORE_CHUNK]
-        bought, recent = _customer_matrix(cats, model, chunk, end_day=end_day)
+        bought, recent = history.matrices(chunk)
         score = np.zeros((len(chunk), n))
         because = np.full((len(chunk), n), -1, dtype="int64")
         for x in range(n):

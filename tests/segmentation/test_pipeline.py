@@ -140,6 +140,14 @@ def test_features_on_hand_made_purchases(shop: Shop) -> None:
     cats = data.categories[data.categories["customer_id"] == anna.pk].set_index("category_id")
     assert set(cats.index) == {shop.categories["A"].pk, shop.categories["B"].pk}
     assert cats.loc[shop.categories["A"].pk, "lines"] == 2
+    import json
+
+    mixes = features.mix_json(data)
+    mix = json.loads(mixes.loc[anna.pk])
+    a, b = str(shop.categories["A"].pk), str(shop.categories["B"].pk)
+    assert mix["categories"] == {a: 0.667, b: 0.333}
+    assert mix["weekdays"]["sat"] == 0.5 and mix["hours"]["evening"] == 0.5
+    assert json.loads(mixes.loc[never.pk])["categories"] == {}
     empty = data.customers.loc[never.pk]
     assert empty["frequency"] == 0 and pd.isna(empty["recency_days"])
 
