@@ -131,11 +131,12 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
     base = base.set_index("customer_id")
 
     # One pass over purchases: counts, money, dates, habits.
-    hour = f"EXTRACT(HOUR FROM {local})"
-    dow = f"EXTRACT(ISODOW FROM {local})"
     weekday_counts = ", ".join(
-        f"COUNT(*) FILTER (WHERE NOT p.is_return AND {dow} = {n})" for n in range(1, 8)
+        f"COUNT(*) FILTER (WHERE NOT p.is_return AND p.dow = {n})" for n in range(1, 8)
     )
+    # The local day, hour and weekday are computed once per purchase in the inner
+    # query (OFFSET 0 keeps PostgreSQL from inlining it and recomputing them in
+    # every FILTER).
     purchases = _fetch(
         f"""
         SELECT p.customer_id,
@@ -144,21 +145,28 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
                COALESCE(SUM(p.total_amount) FILTER (WHERE NOT p.is_return), 0),
                COALESCE(SUM(ABS(p.total_amount)) FILTER (WHERE p.is_return), 0),
                COALESCE(SUM(p.discount_amount) FILTER (WHERE NOT p.is_return), 0),
-               MIN({local}::date - %s) FILTER (WHERE NOT p.is_return),
-               MAX({local}::date - %s) FILTER (WHERE NOT p.is_return),
-               COUNT(*) FILTER (WHERE NOT p.is_return AND {hour} >= 6 AND {hour} < 12),
-               COUNT(*) FILTER (WHERE NOT p.is_return AND {hour} >= 12 AND {hour} < 18),
-               COUNT(*) FILTER (WHERE NOT p.is_return AND {hour} >= 18),
-               COUNT(*) FILTER (WHERE NOT p.is_return AND {hour} < 6),
+               MIN(p.day) FILTER (WHERE NOT p.is_return),
+               MAX(p.day) FILTER (WHERE NOT p.is_return),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour >= 6 AND p.hour < 12),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour >= 12 AND p.hour < 18),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour >= 18),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour < 6),
                COUNT(*) FILTER (WHERE NOT p.is_return
                                 AND p.touchpoint IN ('ecommerce', 'email')),
                {weekday_counts}
-          FROM {purchase} p
-         WHERE p.tenant_id = %s AND p.purchased_at < %s
+          FROM (
+              SELECT q.customer_id, q.is_return, q.total_amount, q.discount_amount,
+                     q.touchpoint, l.at::date - %s AS day,
+                     EXTRACT(HOUR FROM l.at)::int AS hour,
+                     EXTRACT(ISODOW FROM l.at)::int AS dow
+                FROM {purchase} q
+                CROSS JOIN LATERAL (SELECT q.purchased_at AT TIME ZONE %s AS at) l
+               WHERE q.tenant_id = %s AND q.purchased_at < %s
+              OFFSET 0
+          ) p
          GROUP BY p.customer_id
         """,  # noqa: S608
-        # Placeholders in order of appearance: every `local` takes the zone.
-        _purchase_params(tz, day0, tenant.pk, end),
+        [day0, tz, tenant.pk, end],
         [
             "customer_id",
             "frequency",
@@ -233,16 +241,6 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
     return CustomerFeatures(
         customers=frame, categories=categories.reset_index(drop=True), as_of_day=as_of_day
     )
-
-
-def _purchase_params(tz: str, day0: datetime.date, tenant_id: int, end: Any) -> list[Any]:
-    # Zone for: first_day, last_day (each with day0), 4 hour bands (hour appears
-    # 5 times), weekday counts (7), then tenant and end.
-    params: list[Any] = [tz, day0, tz, day0]
-    params += [tz] * 6  # morning (2), afternoon (2), evening (1), night (1)
-    params += [tz] * 7
-    params += [tenant_id, end]
-    return params
 
 
 def _assemble(
