@@ -120,7 +120,6 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
     end = _end_of(as_of)
     day0 = datetime.date(1970, 1, 1)
     purchase, line, product = _t(Purchase), _t(PurchaseLine), _t(Product)
-    local = _local("p.purchased_at")
 
     base = _fetch(
         f"SELECT c.id, c.birth_date, c.home_branch_id FROM {_t(Customer)} c"  # noqa: S608
@@ -201,17 +200,20 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
     touchpoints = places.groupby(["customer_id", "touchpoint"], as_index=False)["count"].sum()
     categories = _fetch(
         f"""
-        SELECT p.customer_id, pr.category_id,
-               MIN({local}::date - %s), MAX({local}::date - %s),
+        SELECT p.customer_id, pr.category_id, MIN(p.day), MAX(p.day),
                COUNT(*), COALESCE(SUM(l.line_total), 0)
           FROM {line} l
-          JOIN {purchase} p ON p.id = l.purchase_id
+          JOIN (
+              SELECT q.id, q.customer_id, (q.purchased_at AT TIME ZONE %s)::date - %s AS day
+                FROM {purchase} q
+               WHERE q.tenant_id = %s AND q.purchased_at < %s AND NOT q.is_return
+              OFFSET 0
+          ) p ON p.id = l.purchase_id
           JOIN {product} pr ON pr.id = l.product_id
-         WHERE l.tenant_id = %s AND p.tenant_id = %s AND pr.tenant_id = %s
-           AND p.purchased_at < %s AND NOT p.is_return AND pr.category_id IS NOT NULL
+         WHERE l.tenant_id = %s AND pr.tenant_id = %s AND pr.category_id IS NOT NULL
          GROUP BY 1, 2
         """,  # noqa: S608
-        [tz, day0, tz, day0, tenant.pk, tenant.pk, tenant.pk, end],
+        [tz, day0, tenant.pk, end, tenant.pk, tenant.pk],
         ["customer_id", "category_id", "first_day", "last_day", "lines", "amount"],
     )
     contacts = _fetch(
