@@ -104,9 +104,12 @@ def describe(
             phrases.append(_("mostly %(category)s") % {"category": name})
     if not phrases:
         return _("Average customers"), _("No feature stands out from the customer base.")
-    name = ", ".join(phrases[:2])
-    name = name[0].upper() + name[1:]
-    return name, ", ".join(phrases).capitalize() + "."
+
+    def sentence(text: str) -> str:
+        # Only the first letter: str.capitalize() would lower-case branch names.
+        return text[:1].upper() + text[1:]
+
+    return sentence(", ".join(phrases[:2])), sentence(", ".join(phrases)) + "."
 
 
 def _choose_k(x: np.ndarray, seed: int) -> tuple[int, float, dict[str, float], MiniBatchKMeans]:

@@ -359,3 +359,24 @@ def test_lifetime_value_is_fitted_and_stored(world_a: TenantWorld) -> None:
         assert set(tiers) == {"top", "high", "medium", "low"}
         assert tiers["top"] <= tiers["high"] <= tiers["medium"] <= tiers["low"]
         assert sum(r["customers"] for r in run.parameters["age_value"]) >= 0
+
+
+def test_cluster_descriptions_name_the_distinguishing_features() -> None:
+    from django.utils import translation
+
+    from segmentation.behaviour import describe
+
+    with translation.override("en"):
+        name, text = describe(
+            [
+                {"feature": "weekend_share", "z": -1.2},
+                {"feature": "morning_share", "z": 0.9},
+                {"feature": "discount_share", "z": 0.7},
+                {"branch_id": 4, "share": 0.6},
+            ],
+            branch_names={4: "Kadıköy"},
+        )
+    assert name == "Weekday shoppers, morning shoppers"
+    assert text == (
+        "Weekday shoppers, morning shoppers, heavy discount use, mostly branch Kadıköy."
+    )
