@@ -27,6 +27,13 @@ class NavEntry:
 NAVIGATION: list[NavEntry] = [
     NavEntry("home", _("Overview"), "dashboards:home", Perm.VIEW_HOME, "speedometer2"),
     NavEntry("customers", _("Customers"), "customers:list", Perm.VIEW_CUSTOMERS, "people-fill"),
+    NavEntry(
+        "segmentation_runs",
+        _("Segmentation runs"),
+        "segmentation_runs:list",
+        Perm.VIEW_SEGMENTS,
+        "diagram-3",
+    ),
     NavEntry("branches", _("Branches"), "crm:branches", Perm.MANAGE_BRANCHES, "shop"),
     NavEntry("jobs", _("Background jobs"), "crm:jobs", Perm.VIEW_JOBS, "hourglass-split"),
     NavEntry("members", _("Members"), "crm:members", Perm.MANAGE_MEMBERS, "people"),

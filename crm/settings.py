@@ -175,6 +175,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "customers.tasks.dedup_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # After the duplicate search, so merged customers are scored once.
+    "segmentation-nightly": {
+        "task": "segmentation.tasks.segmentation_nightly",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # İYS: push what is pending often (new consents are due within 3 business days,
     # RETs are honoured at once anyway), pull citizens' changes at least hourly,
     # reconcile with yesterday's change file every night.

@@ -1,0 +1,368 @@
+"""Per-customer features for a segmentation run, computed in bulk.
+
+Every feature is a SQL aggregate that PostgreSQL computes over the tenant's
+purchases, lines, interactions and complaints; Python only receives one row per
+customer (or per customer and category/branch/touchpoint), fetched in chunks of
+``CHUNK_ROWS`` through a server-side cursor, so memory grows with the number of
+customers and never with the number of purchases.
+
+Conventions (the customer card and the segment builder rely on them):
+
+* Days are calendar days in ``settings.TIME_ZONE`` relative to ``as_of``; purchases
+  after ``as_of`` are ignored.
+* ``frequency`` counts purchases (returns excluded); ``monetary`` is what they
+  paid net of returns (a return's ``total_amount`` is the refunded amount, taken
+  as positive whatever its sign).
+* ``return_rate`` = returns / purchases; ``discount_share`` = discount / (paid +
+  discount) over purchases.
+* Hours: morning 06–12, afternoon 12–18, evening 18–24, night 00–06.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection
+
+from crm.models import Tenant
+from customers.models import (
+    Complaint,
+    Customer,
+    Interaction,
+    Product,
+    Purchase,
+    PurchaseLine,
+)
+
+CHUNK_ROWS = 100_000
+ONLINE_TOUCHPOINTS = ("ecommerce", "email")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class CustomerFeatures:
+    """What the later steps read.
+
+    ``customers``: one row per customer (index ``customer_id``, sorted) with the
+    scalar features. ``categories``: one row per (customer, category) bought, with
+    ``first_day``, ``last_day`` (dates as days since 1970-01-01), ``lines`` and
+    ``amount``. ``as_of`` is the run's day as the same day number.
+    """
+
+    customers: pd.DataFrame
+    categories: pd.DataFrame
+    as_of_day: int
+
+
+def _fetch(sql: str, params: list[Any], columns: list[str]) -> pd.DataFrame:
+    """Run ``sql`` with a server-side cursor and build the frame chunk by chunk."""
+    parts: list[pd.DataFrame] = []
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            rows = cursor.fetchmany(CHUNK_ROWS)
+            if not rows:
+                break
+            parts.append(pd.DataFrame.from_records(rows, columns=columns, coerce_float=True))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _day_number(day: datetime.date) -> int:
+    return int(np.datetime64(day, "D").astype("int64"))
+
+
+def _local(column: str) -> str:
+    # Calendar days and hours as people in the tenant's country see them.
+    return f"({column} AT TIME ZONE %s)"
+
+
+def _end_of(as_of: datetime.date) -> datetime.datetime:
+    """The first instant after ``as_of`` in the project's time zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time(), zone)
+
+
+def _t(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+@contextlib.contextmanager
+def big_queries() -> Iterator[None]:
+    """Session settings for a few large aggregates: enough memory for the hash
+    aggregates to stay off disk, and no JIT (it costs seconds of compilation
+    for queries that are read-bound anyway)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET work_mem = '256MB'; SET jit = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET work_mem; RESET jit")
+
+
+def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatures:
+    """All features of every active (not merged-away) customer of ``tenant``."""
+    tz = settings.TIME_ZONE
+    end = _end_of(as_of)
+    day0 = datetime.date(1970, 1, 1)
+    purchase, line, product = _t(Purchase), _t(PurchaseLine), _t(Product)
+
+    base = _fetch(
+        f"SELECT c.id, c.birth_date, c.home_branch_id FROM {_t(Customer)} c"  # noqa: S608
+        " WHERE c.tenant_id = %s AND c.merged_into_id IS NULL ORDER BY c.id",
+        [tenant.pk],
+        ["customer_id", "birth_date", "home_branch_id"],
+    )
+    base = base.set_index("customer_id")
+
+    # One pass over purchases: counts, money, dates, habits.
+    weekday_counts = ", ".join(
+        f"COUNT(*) FILTER (WHERE NOT p.is_return AND p.dow = {n})" for n in range(1, 8)
+    )
+    # The local day, hour and weekday are computed once per purchase in the inner
+    # query (OFFSET 0 keeps PostgreSQL from inlining it and recomputing them in
+    # every FILTER).
+    purchases = _fetch(
+        f"""
+        SELECT p.customer_id,
+               COUNT(*) FILTER (WHERE NOT p.is_return),
+               COUNT(*) FILTER (WHERE p.is_return),
+               COALESCE(SUM(p.total_amount) FILTER (WHERE NOT p.is_return), 0),
+               COALESCE(SUM(ABS(p.total_amount)) FILTER (WHERE p.is_return), 0),
+               COALESCE(SUM(p.discount_amount) FILTER (WHERE NOT p.is_return), 0),
+               MIN(p.day) FILTER (WHERE NOT p.is_return),
+               MAX(p.day) FILTER (WHERE NOT p.is_return),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour >= 6 AND p.hour < 12),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour >= 12 AND p.hour < 18),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour >= 18),
+               COUNT(*) FILTER (WHERE NOT p.is_return AND p.hour < 6),
+               COUNT(*) FILTER (WHERE NOT p.is_return
+                                AND p.touchpoint IN ('ecommerce', 'email')),
+               {weekday_counts}
+          FROM (
+              SELECT q.customer_id, q.is_return, q.total_amount, q.discount_amount,
+                     q.touchpoint, l.at::date - %s AS day,
+                     EXTRACT(HOUR FROM l.at)::int AS hour,
+                     EXTRACT(ISODOW FROM l.at)::int AS dow
+                FROM {purchase} q
+                CROSS JOIN LATERAL (SELECT q.purchased_at AT TIME ZONE %s AS at) l
+               WHERE q.tenant_id = %s AND q.purchased_at < %s
+              OFFSET 0
+          ) p
+         GROUP BY p.customer_id
+        """,  # noqa: S608
+        [day0, tz, tenant.pk, end],
+        [
+            "customer_id",
+            "frequency",
+            "returns",
+            "paid",
+            "refunded",
+            "discount",
+            "first_day",
+            "last_day",
+            "morning",
+            "afternoon",
+            "evening",
+            "night",
+            "online",
+            *(f"wd_{d}" for d in WEEKDAYS),
+        ],
+    ).set_index("customer_id")
+
+    # Branch and touchpoint mixes in one pass: (customer, branch, touchpoint) counts.
+    places = _fetch(
+        f"SELECT p.customer_id, p.branch_id, p.touchpoint, COUNT(*) FROM {purchase} p"  # noqa: S608
+        " WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return"
+        " GROUP BY 1, 2, 3",
+        [tenant.pk, end],
+        ["customer_id", "branch_id", "touchpoint", "count"],
+    )
+    branches = (
+        places.dropna(subset=["branch_id"])
+        .groupby(["customer_id", "branch_id"], as_index=False)["count"]
+        .sum()
+    )
+    touchpoints = places.groupby(["customer_id", "touchpoint"], as_index=False)["count"].sum()
+    categories = _fetch(
+        f"""
+        SELECT p.customer_id, pr.category_id, MIN(p.day), MAX(p.day),
+               COUNT(*), COALESCE(SUM(l.line_total), 0)
+          FROM {line} l
+          JOIN (
+              SELECT q.id, q.customer_id, (q.purchased_at AT TIME ZONE %s)::date - %s AS day
+                FROM {purchase} q
+               WHERE q.tenant_id = %s AND q.purchased_at < %s AND NOT q.is_return
+              OFFSET 0
+          ) p ON p.id = l.purchase_id
+          JOIN {product} pr ON pr.id = l.product_id
+         WHERE l.tenant_id = %s AND pr.tenant_id = %s AND pr.category_id IS NOT NULL
+         GROUP BY 1, 2
+        """,  # noqa: S608
+        [tz, day0, tenant.pk, end, tenant.pk, tenant.pk],
+        ["customer_id", "category_id", "first_day", "last_day", "lines", "amount"],
+    )
+    contacts = _fetch(
+        f"SELECT i.customer_id, MAX({_local('i.occurred_at')}::date - %s)"  # noqa: S608
+        f" FROM {_t(Interaction)} i WHERE i.tenant_id = %s AND i.occurred_at < %s"
+        " GROUP BY 1",
+        [tz, day0, tenant.pk, end],
+        ["customer_id", "last_contact_day"],
+    ).set_index("customer_id")
+    complaints = _fetch(
+        f"SELECT k.customer_id, COUNT(*) FROM {_t(Complaint)} k"  # noqa: S608
+        " WHERE k.tenant_id = %s AND k.opened_at < %s GROUP BY 1",
+        [tenant.pk, end],
+        ["customer_id", "complaints"],
+    ).set_index("customer_id")
+
+    as_of_day = _day_number(as_of)
+    frame = _assemble(base, purchases, contacts, complaints, as_of_day)
+    _add_mix(frame, branches, "branch_id", "top_branch_id", "top_branch_share")
+    _add_mix(frame, touchpoints, "touchpoint", "top_touchpoint", "top_touchpoint_share")
+    _add_mix(frame, categories.rename(columns={"lines": "count"}), "category_id", "top_category_id")
+    frame["top_touchpoint"] = frame["top_touchpoint"].fillna("")
+    categories = categories[categories["customer_id"].isin(frame.index)]
+    for column in ("customer_id", "category_id", "first_day", "last_day", "lines"):
+        categories[column] = categories[column].astype("int64")
+    categories["amount"] = categories["amount"].astype("float64")
+    return CustomerFeatures(
+        customers=frame, categories=categories.reset_index(drop=True), as_of_day=as_of_day
+    )
+
+
+def _assemble(
+    base: pd.DataFrame,
+    purchases: pd.DataFrame,
+    contacts: pd.DataFrame,
+    complaints: pd.DataFrame,
+    as_of_day: int,
+) -> pd.DataFrame:
+    frame = base.join(purchases, how="left").join(contacts, how="left").join(complaints, how="left")
+    counts = [
+        "frequency",
+        "returns",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "online",
+        "complaints",
+        *(f"wd_{d}" for d in WEEKDAYS),
+    ]
+    for column in counts:
+        frame[column] = frame[column].fillna(0).astype("int64")
+    for column in ("paid", "refunded", "discount"):
+        frame[column] = frame[column].fillna(0).astype("float64")
+    frequency = frame["frequency"].to_numpy("float64")
+    bought = frequency > 0
+    safe = np.maximum(frequency, 1)
+    frame["monetary"] = (frame["paid"] - frame["refunded"]).round(2)
+    frame["recency_days"] = (as_of_day - frame["last_day"]).where(bought)
+    frame["tenure_days"] = (as_of_day - frame["first_day"]).where(bought)
+    frame["average_basket"] = (frame["paid"] / safe).where(bought).round(2)
+    frame["return_rate"] = np.where(bought, frame["returns"] / safe, 0.0)
+    gross = frame["paid"] + frame["discount"]
+    frame["discount_share"] = np.where(gross > 0, frame["discount"] / gross.where(gross > 0), 0.0)
+    for band in ("morning", "afternoon", "evening", "night"):
+        frame[f"{band}_share"] = np.where(bought, frame[band] / safe, 0.0)
+    frame["online_share"] = np.where(bought, frame["online"] / safe, 0.0)
+    weekend = frame["wd_sat"] + frame["wd_sun"]
+    frame["weekend_share"] = np.where(bought, weekend / safe, 0.0)
+    frame["complaint_count"] = frame["complaints"]
+    frame["days_since_contact"] = as_of_day - frame["last_contact_day"]
+    frame.index.name = "customer_id"
+    return frame.sort_index()
+
+
+def _add_mix(
+    frame: pd.DataFrame,
+    counts: pd.DataFrame,
+    key: str,
+    top_column: str,
+    share_column: str | None = None,
+) -> None:
+    """The most frequent ``key`` per customer (ties: smallest key) and its share."""
+    if counts.empty:
+        frame[top_column] = None
+        if share_column:
+            frame[share_column] = 0.0
+        return
+    ordered = counts.sort_values(["customer_id", "count", key], ascending=[True, False, True])
+    top = ordered.drop_duplicates("customer_id").set_index("customer_id")
+    frame[top_column] = top[key].reindex(frame.index)
+    if share_column:
+        totals = counts.groupby("customer_id")["count"].sum()
+        share = (top["count"] / totals.reindex(top.index)).reindex(frame.index)
+        frame[share_column] = share.fillna(0.0).astype("float64")
+
+
+def mix_json(features: CustomerFeatures, *, top_categories: int = 3) -> pd.Series:
+    """Per customer, the mixes the segment builder can filter on, as JSON text:
+    ``{"categories": {id: share of lines}, "weekdays": {mon: share, ...},
+    "hours": {morning: share, ...}, "online_share": x}`` (top categories only)."""
+    frame = features.customers
+    cats = features.categories
+    cat_text = pd.Series("", index=frame.index, dtype=object)
+    if not cats.empty:
+        totals = cats.groupby("customer_id")["lines"].transform("sum")
+        share = (cats["lines"] / totals).round(3)
+        ranked = cats.assign(share=share).sort_values(
+            ["customer_id", "share", "category_id"], ascending=[True, False, True]
+        )
+        ranked = ranked.groupby("customer_id").head(top_categories)
+        pieces = '"' + ranked["category_id"].astype(str) + '": ' + ranked["share"].astype(str)
+        # Join each customer's (at most three) pieces without a Python call per
+        # customer: one column per rank, then plain vectorised concatenation.
+        position = ranked.groupby("customer_id").cumcount().to_numpy()
+        owner = ranked["customer_id"].to_numpy()
+        for rank in range(top_categories):
+            at = position == rank
+            column = pd.Series(pieces.to_numpy()[at], index=owner[at]).reindex(frame.index)
+            present = column.notna()
+            separator = np.where(present & (cat_text != ""), ", ", "")
+            cat_text = cat_text + separator + column.fillna("")
+    safe = np.maximum(frame["frequency"].to_numpy("float64"), 1)
+    weekday_series = pd.Series("", index=frame.index, dtype=object)
+    for n, d in enumerate(WEEKDAYS):
+        value = (frame[f"wd_{d}"] / safe).round(3).astype(str)
+        weekday_series = weekday_series + ("" if n == 0 else ", ") + f'"{d}": ' + value
+    hours = pd.Series("", index=frame.index, dtype=object)
+    for n, band in enumerate(("morning", "afternoon", "evening", "night")):
+        hours = (
+            hours
+            + ("" if n == 0 else ", ")
+            + f'"{band}": '
+            + frame[f"{band}_share"].round(3).astype(str)
+        )
+    result: pd.Series = (
+        '{"categories": {'
+        + cat_text
+        + '}, "weekdays": {'
+        + weekday_series
+        + '}, "hours": {'
+        + hours
+        + '}, "online_share": '
+        + frame["online_share"].round(3).astype(str)
+        + "}"
+    )
+    return result
+
+
+def chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]

@@ -1,0 +1,469 @@
+"""The segmentation run: features → rfm → clv → clusters → offers → registered steps.
+
+``segmentation_run`` is the only writer of runs, scores, clusters and offers. Call
+it inside the tenant's scope (``crm.tenancy.tenant_context``); the Celery task and
+the ``segment_run`` command do.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from consent import profiling
+from crm import bulk
+from crm.models import Branch, Job, Tenant, User
+from customers.models import ProductCategory
+from segmentation import behaviour, clv, features, offers, rfm
+from segmentation.models import (
+    BehaviourCluster,
+    CustomerScore,
+    NextBestOffer,
+    RunStatus,
+    RunTrigger,
+    SegmentationRun,
+    ValueTier,
+)
+from segmentation.selectors import current_run
+
+logger = logging.getLogger(__name__)
+
+# Runs whose rows are kept (older ones are deleted in bulk after a successful run).
+KEEP_RUNS = 12
+ProgressFn = Callable[[int, int, str], None]
+AfterRunStep = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    name: str
+    label: Any
+    fn: AfterRunStep
+
+
+_AFTER_RUN_STEPS: list[_Registered] = []
+
+
+def register_after_run_step(name: str, label: Any, fn: AfterRunStep) -> None:
+    """Run ``fn(tenant=, run=)`` as a step of every run, after the offers, in the
+    order registered (registering a name again replaces it). The run's scores,
+    clusters and offers are written by then; the run becomes current only when
+    every step succeeded."""
+    for index, step in enumerate(_AFTER_RUN_STEPS):
+        if step.name == name:
+            _AFTER_RUN_STEPS[index] = _Registered(name, label, fn)
+            return
+    _AFTER_RUN_STEPS.append(_Registered(name, label, fn))
+
+
+def unregister_after_run_step(name: str) -> None:
+    _AFTER_RUN_STEPS[:] = [s for s in _AFTER_RUN_STEPS if s.name != name]
+
+
+@dataclass
+class _State:
+    tenant: Tenant
+    run: SegmentationRun
+    excluded: set[int] = field(default_factory=set)
+    data: features.CustomerFeatures | None = None
+    scores: pd.DataFrame | None = None
+    cluster_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        assert self.data is not None
+        return self.data.customers
+
+
+def _step_features(state: _State) -> None:
+    state.data = features.customer_features(tenant=state.tenant, as_of=state.run.as_of)
+    frame = state.frame
+    excluded = profiling.profiling_excluded_customer_ids(tenant=state.tenant)
+    state.excluded = {int(c) for c in excluded}
+    frame["profiling_excluded"] = frame.index.isin(list(state.excluded))
+    state.run.customer_count = len(frame)
+    state.run.excluded_from_profiling = int(frame["profiling_excluded"].sum())
+    state.run.profiled_count = state.run.customer_count - state.run.excluded_from_profiling
+
+
+def _step_rfm(state: _State) -> None:
+    frame = state.frame
+    scored = rfm.rfm_scores(
+        pd.DataFrame(
+            {
+                "customer_id": frame.index.to_numpy(),
+                "recency_days": frame["recency_days"].to_numpy(),
+                "frequency": frame["frequency"].to_numpy(),
+                "monetary": frame["monetary"].to_numpy(),
+            }
+        )
+    )
+    for column in ("r_score", "f_score", "m_score"):
+        frame[column] = scored[column].to_numpy()
+    frame["rfm_segment"] = scored["segment"].to_numpy()
+    counts = frame["rfm_segment"].value_counts()
+    state.run.parameters["rfm_counts"] = {str(k): int(v) for k, v in counts.items()}
+
+
+def _clv_summary(state: _State) -> pd.DataFrame:
+    """BG/NBD summary (weeks) computed by PostgreSQL from purchase days."""
+    purchase = connection.ops.quote_name(features.Purchase._meta.db_table)
+    day0 = datetime.date(1970, 1, 1)
+    summary = features._fetch(
+        f"""
+        WITH d AS (
+            SELECT p.customer_id, (p.purchased_at AT TIME ZONE %s)::date - %s AS day,
+                   SUM(p.total_amount) AS amount
+              FROM {purchase} p
+             WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return
+             GROUP BY 1, 2
+        )
+        SELECT customer_id, COUNT(*) - 1, MIN(day), MAX(day), SUM(amount),
+               (ARRAY_AGG(amount ORDER BY day))[1]
+          FROM d GROUP BY 1 ORDER BY 1
+        """,  # noqa: S608
+        [
+            settings.TIME_ZONE,
+            day0,
+            state.tenant.pk,
+            features._end_of(state.run.as_of),
+        ],
+        ["customer_id", "frequency", "first_day", "last_day", "total", "first_amount"],
+    ).set_index("customer_id")
+    as_of_day = features._day_number(state.run.as_of)
+    unit = 7.0
+    repeats = summary["frequency"].astype("int64")
+    repeat_total = summary["total"].astype("float64") - summary["first_amount"].astype("float64")
+    return pd.DataFrame(
+        {
+            "frequency": repeats,
+            "recency": (summary["last_day"] - summary["first_day"]) / unit,
+            "T": (as_of_day - summary["first_day"]) / unit,
+            "monetary_value": np.where(repeats > 0, repeat_total / np.maximum(repeats, 1), 0.0),
+        },
+        index=summary.index,
+    )
+
+
+def _step_clv(state: _State) -> None:
+    frame = state.frame
+    summary = _clv_summary(state)
+    for column in ("p_alive", "expected_purchases_90", "expected_purchases_365", "clv"):
+        frame[column] = np.nan
+    frame["expected_average_value"] = np.nan
+    try:
+        bgnbd = clv.bgnbd_fit(summary)
+        gg = clv.gamma_gamma_fit(summary)
+    except clv.NotEnoughData as reason:
+        state.run.parameters["clv_state"] = "not_enough_data"
+        state.run.parameters["clv_reason"] = reason.message
+        frame["value_tier"] = ValueTier.NONE.value
+        return
+    values = clv.customer_value(summary, bgnbd, gg).reindex(frame.index)
+    frame["p_alive"] = values["p_alive"]
+    frame["expected_purchases_90"] = values["expected_purchases_90"]
+    frame["expected_purchases_365"] = values["expected_purchases_365"]
+    frame["expected_average_value"] = values["expected_spend"]
+    frame["clv"] = values["clv"]
+    tiers = clv.value_tiers(frame["clv"])
+    frame["value_tier"] = tiers.where(tiers != clv.ValueTier.UNKNOWN.value, ValueTier.NONE.value)
+    state.run.parameters.update(
+        {
+            "clv_state": "fitted",
+            "bgnbd": {k: _plain(v) for k, v in bgnbd.as_dict().items()},
+            "gamma_gamma": {k: _plain(v) for k, v in gg.as_dict().items()},
+            "value_tier_counts": {
+                str(k): int(v) for k, v in frame["value_tier"].value_counts().items()
+            },
+        }
+    )
+    matrix = clv.age_value_matrix(
+        pd.DataFrame(
+            {
+                "birth_date": frame["birth_date"],
+                "tier": tiers,
+                "clv": frame["clv"],
+            }
+        ),
+        state.run.as_of,
+    )
+    state.run.parameters["age_value"] = [
+        {
+            "age_band": str(row.age_band),
+            "tier": str(row.tier),
+            "customers": int(row.customers),
+            "clv_total": round(float(row.clv_total), 2),
+        }
+        for row in matrix.itertuples(index=False)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return round(float(value), 6)
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+def _previous_clusters(tenant: Tenant) -> list[dict[str, Any]]:
+    previous = current_run(tenant=tenant)
+    if previous is None:
+        return []
+    return list(
+        BehaviourCluster.objects.filter(tenant=tenant, run=previous).values("label", "centroid")
+    )
+
+
+def _step_clusters(state: _State) -> None:
+    frame = state.frame
+    profiled = frame[~frame["profiling_excluded"]]
+    result = behaviour.behaviour_clusters(profiled, previous=_previous_clusters(state.tenant))
+    state.run.parameters["clusters"] = result.parameters
+    branch_names = dict(Branch.objects.filter(tenant=state.tenant).values_list("pk", "name"))
+    category_names = dict(
+        ProductCategory.objects.filter(tenant=state.tenant).values_list("pk", "name")
+    )
+    rows = []
+    for cluster in result.clusters:
+        name, description = behaviour.describe(
+            cluster["distinguishing"], branch_names=branch_names, category_names=category_names
+        )
+        rows.append(
+            BehaviourCluster(
+                tenant=state.tenant,
+                run=state.run,
+                label=cluster["label"],
+                name=name[:200],
+                description=description,
+                size=cluster["size"],
+                centroid=cluster["centroid"],
+                distinguishing=cluster["distinguishing"],
+            )
+        )
+    created = BehaviourCluster.objects.bulk_create(rows)
+    state.cluster_ids = {c.label: int(c.pk) for c in created}
+    labels = result.assignments.reindex(frame.index).fillna("")
+    frame["cluster_id"] = labels.map(state.cluster_ids)
+    _write_scores(state)
+
+
+def _decimal_text(values: pd.Series, digits: int) -> pd.Series:
+    """Floats as text with ``digits`` decimals (load_frame writes floats with two)."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    # repr of a rounded float ("0.1234", "1e-05"): PostgreSQL reads both forms.
+    text = numbers.round(digits).astype(str)
+    return text.astype(object).where(numbers.notna(), None)
+
+
+def _int_text(values: pd.Series) -> pd.Series:
+    """Whole numbers (or None) as text, so missing values do not turn them into floats."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    text = numbers.round().astype("Int64").astype(str)
+    return text.astype(object).where(numbers.notna(), None)
+
+
+def _write_scores(state: _State) -> None:
+    frame = state.frame
+    assert state.data is not None
+    n = len(frame)
+    data = {
+        "tenant_id": np.full(n, state.tenant.pk, dtype="int64"),
+        "run_id": np.full(n, state.run.pk, dtype="int64"),
+        "customer_id": frame.index.to_numpy("int64"),
+        "recency_days": _int_text(frame["recency_days"]),
+        "frequency": frame["frequency"].astype("int64"),
+        "monetary": frame["monetary"].astype("float64"),
+        "tenure_days": _int_text(frame["tenure_days"]),
+        "average_basket": frame["average_basket"].astype("float64"),
+        "return_rate": _decimal_text(frame["return_rate"], 4),
+        "discount_share": _decimal_text(frame["discount_share"], 4),
+        "complaint_count": frame["complaint_count"].astype("int64"),
+        "days_since_contact": _int_text(frame["days_since_contact"]),
+        "top_category_id": _int_text(frame["top_category_id"]),
+        "top_branch_id": _int_text(frame["top_branch_id"]),
+        "top_touchpoint": frame["top_touchpoint"].astype(str),
+        "weekend_share": _decimal_text(frame["weekend_share"], 4),
+        "evening_share": _decimal_text(frame["evening_share"], 4),
+        "features": features.mix_json(state.data),
+        "r_score": _int_text(frame["r_score"].where(frame["r_score"] > 0)),
+        "f_score": _int_text(frame["f_score"].where(frame["f_score"] > 0)),
+        "m_score": _int_text(frame["m_score"].where(frame["m_score"] > 0)),
+        "rfm_segment": frame["rfm_segment"],
+        "p_alive": _decimal_text(frame["p_alive"], 6),
+        "expected_purchases_90": _decimal_text(frame["expected_purchases_90"], 6),
+        "expected_purchases_365": _decimal_text(frame["expected_purchases_365"], 6),
+        "expected_average_value": frame["expected_average_value"].astype("float64"),
+        "clv": frame["clv"].astype("float64"),
+        "value_tier": frame["value_tier"],
+        "cluster_id": _int_text(frame["cluster_id"]),
+        "profiling_excluded": frame["profiling_excluded"],
+    }
+    table = pd.DataFrame(
+        {k: (v.to_numpy() if hasattr(v, "to_numpy") else v) for k, v in data.items()}
+    )
+    with transaction.atomic():
+        bulk.load_frame(CustomerScore, table)
+
+
+def _step_offers(state: _State) -> None:
+    assert state.data is not None
+    cats = state.data.categories
+    if state.excluded:
+        cats = cats[~cats["customer_id"].isin(list(state.excluded))]
+    as_of_day = state.data.as_of_day
+    model = offers.fit(cats, end_day=as_of_day)
+    customers = np.unique(cats["customer_id"].to_numpy())
+    chosen = offers.recommend(cats, model, customers, end_day=as_of_day)
+    evaluation = offers.evaluate(cats, as_of_day=as_of_day)
+    state.run.parameters["offers"] = {
+        **evaluation,
+        "offered_customers": int(chosen["customer_id"].nunique()),
+    }
+    if chosen.empty:
+        return
+    reason = (
+        '{"because_category_id": '
+        + chosen["because_category_id"].astype(str)
+        + ', "share": '
+        + chosen["score"].round(4).astype(str)
+        + f', "window_days": {offers.WINDOW_DAYS}}}'
+    )
+    table = pd.DataFrame(
+        {
+            "tenant_id": state.tenant.pk,
+            "run_id": state.run.pk,
+            "customer_id": chosen["customer_id"].to_numpy("int64"),
+            "category_id": chosen["category_id"].to_numpy("int64"),
+            "rank": chosen["rank"].to_numpy("int64"),
+            "score": _decimal_text(chosen["score"], 6).to_numpy(),
+            "reason": reason.to_numpy(),
+        }
+    )
+    with transaction.atomic():
+        bulk.load_frame(NextBestOffer, table)
+
+
+CORE_STEPS: list[tuple[str, Any, Callable[[_State], None]]] = [
+    ("features", gettext_lazy("Computing customer features"), _step_features),
+    ("rfm", gettext_lazy("Scoring recency, frequency and monetary value"), _step_rfm),
+    ("clv", gettext_lazy("Estimating lifetime value"), _step_clv),
+    ("clusters", gettext_lazy("Finding behaviour clusters"), _step_clusters),
+    ("offers", gettext_lazy("Choosing next best offers"), _step_offers),
+]
+
+
+def _delete_rows(run_ids: list[int]) -> None:
+    if not run_ids:
+        return
+    with connection.cursor() as cursor:
+        for model in (NextBestOffer, CustomerScore, BehaviourCluster):
+            table = connection.ops.quote_name(model._meta.db_table)
+            cursor.execute(
+                f"DELETE FROM {table} WHERE run_id = ANY(%s)",  # noqa: S608
+                [run_ids],
+            )
+
+
+def _prune(tenant: Tenant) -> None:
+    old = list(
+        SegmentationRun.objects.filter(tenant=tenant)
+        .order_by("-started_at", "-id")
+        .values_list("pk", flat=True)[KEEP_RUNS:]
+    )
+    if old:
+        with transaction.atomic():
+            _delete_rows(old)
+            SegmentationRun.objects.filter(tenant=tenant, pk__in=old).delete()
+
+
+def segmentation_run(
+    *,
+    tenant: Tenant,
+    trigger: str = RunTrigger.MANUAL,
+    actor: User | None = None,
+    job: Job | None = None,
+    progress: ProgressFn | None = None,
+    as_of: datetime.date | None = None,
+) -> SegmentationRun:
+    """Run every step and return the run: ``succeeded`` (now the current run) or
+    ``failed`` with ``failed_step`` and ``error`` (its rows deleted; the previous
+    succeeded run stays current). Nothing is raised for a failed step."""
+    run = SegmentationRun.objects.create(
+        tenant=tenant,
+        trigger=trigger,
+        job=job,
+        started_by=actor,
+        as_of=as_of or timezone.localdate(),
+    )
+    state = _State(tenant=tenant, run=run)
+    steps: list[tuple[str, Any, Callable[[_State], None]]] = list(CORE_STEPS)
+    for registered in list(_AFTER_RUN_STEPS):
+        steps.append((registered.name, registered.label, _after(registered.fn)))
+    total = len(steps)
+    with features.big_queries():
+        failed = _run_steps(state, steps, progress)
+    if failed:
+        return run
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = timezone.now()
+    run.save()
+    if progress is not None:
+        progress(total, total, _("Finished"))
+    _prune(tenant)
+    return run
+
+
+def _run_steps(
+    state: _State,
+    steps: list[tuple[str, Any, Callable[[_State], None]]],
+    progress: ProgressFn | None,
+) -> bool:
+    """Run the steps in order; on a failure mark the run failed and return True."""
+    run = state.run
+    total = len(steps)
+    for index, (name, label, fn) in enumerate(steps):
+        if progress is not None:
+            progress(index, total, str(label))
+        started = time.perf_counter()
+        try:
+            # A savepoint per step: a database error rolls back the step's own
+            # writes and leaves the connection usable for the clean-up below.
+            with transaction.atomic():
+                fn(state)
+        except Exception as error:
+            logger.exception("segmentation run %s failed in step %s", run.pk, name)
+            _delete_rows([run.pk])
+            run.status = RunStatus.FAILED
+            run.failed_step = name
+            run.error = f"{type(error).__name__}: {error}"[:2000]
+            run.finished_at = timezone.now()
+            run.save()
+            return True
+        run.step_seconds[name] = round(time.perf_counter() - started, 3)
+        SegmentationRun.objects.filter(pk=run.pk).update(
+            step_seconds=run.step_seconds,
+            customer_count=run.customer_count,
+            profiled_count=run.profiled_count,
+            excluded_from_profiling=run.excluded_from_profiling,
+        )
+    return False
+
+
+def _after(fn: AfterRunStep) -> Callable[[_State], None]:
+    def step(state: _State) -> None:
+        fn(tenant=state.tenant, run=state.run)
+
+    return step
