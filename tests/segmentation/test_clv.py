@@ -509,7 +509,7 @@ def test_too_few_repeat_buyers() -> None:
         bgnbd_fit(customers)
     assert raised.value.code == "too_few_repeat_buyers"
     customers["monetary_value"] = np.where(customers["frequency"] > 0, 10.0, 0.0)
-    with pytest.raises(NotEnoughData, match="more than once"), translation.override("en"):
+    with translation.override("en"), pytest.raises(NotEnoughData, match="more than once"):
         gamma_gamma_fit(customers)
 
 
