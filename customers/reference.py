@@ -617,10 +617,17 @@ def _day_sampler(place: Place, weekday_weight: np.ndarray) -> np.ndarray:
     return cdf / cdf[-1]
 
 
-def _days_after(rng: np.random.Generator, cdf: np.ndarray, first_day: np.ndarray) -> np.ndarray:
-    """A day index per row, from the seasonal distribution, not before ``first_day``."""
+def _days_after(
+    rng: np.random.Generator,
+    cdf: np.ndarray,
+    first_day: np.ndarray,
+    last_day: np.ndarray | None = None,
+) -> np.ndarray:
+    """A day index per row, from the seasonal distribution, not before ``first_day``
+    (and not after ``last_day`` when given)."""
     low = np.where(first_day > 0, cdf[np.clip(first_day - 1, 0, None)], 0.0)
-    u = low + rng.random(len(first_day)) * (1.0 - low)
+    high = 1.0 if last_day is None else cdf[np.clip(last_day, 0, len(cdf) - 1)]
+    u = low + rng.random(len(first_day)) * (high - low)
     return np.minimum(np.searchsorted(cdf, u), len(cdf) - 1)
 
 
@@ -651,6 +658,7 @@ class People:
     home_index: np.ndarray  # index into Place.branch_ids
     activity: np.ndarray
     first_day: np.ndarray  # first day (of the window) the customer may appear
+    last_day: np.ndarray  # last day the customer buys (the window's end unless they left)
     is_company: np.ndarray
 
 
@@ -944,7 +952,13 @@ def generate_people(
     activity[is_dup] *= 0.3  # the duplicate record catches only some visits
     activity[company_all] *= 1.8
     first_day = np.maximum(joined_day, 0)
-    activity *= (place.days - first_day) / place.days + 0.05
+    # Customers drop out: about two in five stop buying on a day of their own within
+    # the window (what BG/NBD models as "no longer alive"); without dropout every
+    # customer looks alive forever and lifetime value cannot be fitted.
+    leaves = rng.random(total) < 0.4
+    stay = (rng.random(total) * (place.days - first_day)).astype(np.int64)
+    last_day = np.where(leaves, first_day + stay, place.days - 1)
+    activity *= (last_day + 1 - first_day) / place.days + 0.05
 
     def stamp(frame: pd.DataFrame) -> pd.DataFrame:
         frame["customer_id"] = id_of_row[frame["customer_row"].to_numpy()]
@@ -970,6 +984,7 @@ def generate_people(
         home_index=home_all,
         activity=activity,
         first_day=first_day,
+        last_day=last_day,
         is_company=company_all,
     )
 
@@ -1016,7 +1031,7 @@ def generate_purchases(
         n = min(chunk, count - done)
         ids = purchase_ids[done : done + n]
         who = rng.choice(len(weights), size=n, p=weights)
-        day = _days_after(rng, cdf, people.first_day[who])
+        day = _days_after(rng, cdf, people.first_day[who], people.last_day[who])
         hour = rng.choice(SHOP_HOURS, size=n, p=SHOP_HOUR_WEIGHT / SHOP_HOUR_WEIGHT.sum())
         at = _timestamps(place, day, hour, rng.integers(0, 60, size=n))
         ecommerce = rng.random(n) < 0.12
