@@ -46,7 +46,7 @@ from customers.models import (
     Purchase,
     RiskFlag,
 )
-from customers.selectors import _incoming_from_customer
+from customers.selectors import incoming_from_customer
 
 KEEP, DROP = "keep", "drop"
 SIDES = (KEEP, DROP)
@@ -587,7 +587,7 @@ def merge_preview(*, tenant: Tenant, keep: Customer, drop: Customer) -> MergePre
     ]
 
     def incoming(customer: Customer) -> Any:
-        return _incoming_from_customer(
+        return incoming_from_customer(
             customer,
             {p.e164 for p in customer.phones.all()},
             {e.match_key for e in customer.emails.all()},

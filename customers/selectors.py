@@ -207,7 +207,7 @@ class DuplicateCandidate:
     match: Match
 
 
-def _incoming_from_customer(customer: Customer, phones: set[str], emails: set[str]) -> Incoming:
+def incoming_from_customer(customer: Customer, phones: set[str], emails: set[str]) -> Incoming:
     first_key = matching_key(customer.first_name)
     return Incoming(
         kind=customer.kind,
@@ -281,7 +281,7 @@ def customer_duplicate_candidates(
             customer=candidate,
             match=score(
                 incoming,
-                _incoming_from_customer(candidate, phones[candidate.pk], emails[candidate.pk]),
+                incoming_from_customer(candidate, phones[candidate.pk], emails[candidate.pk]),
                 candidate.pk,
             ),
         )

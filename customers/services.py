@@ -52,13 +52,19 @@ COMPLAINT_TRANSITIONS = {
 
 def customer_number_next(*, tenant: Tenant) -> str:
     """A short, human-friendly number, unique in the tenant (row-locked counter)."""
+    return customer_numbers_reserve(tenant=tenant, count=1)[0]
+
+
+def customer_numbers_reserve(*, tenant: Tenant, count: int) -> list[str]:
+    """``count`` consecutive customer numbers, unique in the tenant (row-locked counter)."""
     counter, _created = CustomerNumberCounter.objects.get_or_create(tenant=tenant)
     updated = CustomerNumberCounter.objects.filter(pk=counter.pk).update(
-        next_value=F("next_value") + 1
+        next_value=F("next_value") + count
     )
     assert updated == 1
     counter.refresh_from_db()
-    return f"{100000 + counter.next_value - 1}"
+    first = counter.next_value - count
+    return [f"{100000 + value}" for value in range(first, first + count)]
 
 
 @dataclass

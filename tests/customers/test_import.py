@@ -79,6 +79,35 @@ def test_reimporting_the_same_file_links_instead_of_duplicating(world_a: TenantW
 
 
 @pytest.mark.django_db
+def test_one_file_naming_a_person_twice_makes_one_customer_but_keeps_family_apart(
+    world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of two rows: the second mention of Ayşe arrives in a later chunk, the
+    # mother sharing her phone in the same chunk as the first.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    rows = [
+        "Ayşe Gül Yılmaz;0532 123 45 67;ayse@example.com;;23.04.1985;;;",
+        "Fatma Yılmaz;0532 123 45 67;;;12.09.1958;;;annesi, aynı ev telefonu",
+        "Ali Veli;05345556677;;;19800101;;;",
+        "AYSE GUL YILMAZ;;ayse@example.com;;1985-04-23;;;ikinci kayıt, yeni numara yok",
+        "Ayşe Yılmaz;05327654321;ayse@example.com;;23.04.1985;İstanbul;Moda Cad. 1;yeni numara",
+    ]
+    result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (result.created, result.matched, result.rejected) == (3, 2, 0)
+    ayse = result.customer_ids[0]
+    assert result.customer_ids[3] == ayse
+    assert result.customer_ids[1] != ayse
+    with tenant_context(world_a.tenant):
+        assert Customer.objects.count() == 3
+        numbers = set(Phone.objects.filter(customer_id=ayse).values_list("e164", flat=True))
+        assert numbers == {"+905321234567", "+905327654321"}
+        assert Phone.objects.filter(customer_id=ayse, is_primary=True).count() == 1
+        customer_numbers = list(Customer.objects.values_list("customer_number", flat=True))
+        assert len(set(customer_numbers)) == 3
+    assert result.customer_ids[4] == ayse
+
+
+@pytest.mark.django_db
 def test_a_huge_cell_is_reported_and_the_row_kept(world_a: TenantWorld) -> None:
     text = HEADER + "Deniz Ak;05321110000;;;;;" + "x" * 10_000_000 + ";\n"
     with translation.override("en"):
