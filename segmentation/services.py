@@ -7,10 +7,11 @@ the ``segment_run`` command do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -400,7 +401,49 @@ def segmentation_run(
 ) -> SegmentationRun:
     """Run every step and return the run: ``succeeded`` (now the current run) or
     ``failed`` with ``failed_step`` and ``error`` (its rows deleted; the previous
-    succeeded run stays current). Nothing is raised for a failed step."""
+    succeeded run stays current). Nothing is raised for a failed step.
+
+    Raises :class:`RunInProgress` when another run of the tenant is under way (the
+    nightly run and one started by hand must not write the same tenant at once).
+    """
+    with _tenant_run_lock(tenant):
+        return _segmentation_run(
+            tenant=tenant, trigger=trigger, actor=actor, job=job, progress=progress, as_of=as_of
+        )
+
+
+class RunInProgress(RuntimeError):
+    """Another segmentation run of the tenant holds the run lock."""
+
+
+@contextlib.contextmanager
+def _tenant_run_lock(tenant: Tenant) -> Iterator[None]:
+    """A session-level PostgreSQL advisory lock per tenant for the whole run (its steps
+    commit separately, so a transaction-level lock would not cover it)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = f"segmentation-run:{tenant.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        if not cursor.fetchone()[0]:
+            raise RunInProgress(str(tenant.pk))
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _segmentation_run(
+    *,
+    tenant: Tenant,
+    trigger: str,
+    actor: User | None,
+    job: Job | None,
+    progress: ProgressFn | None,
+    as_of: datetime.date | None,
+) -> SegmentationRun:
     run = SegmentationRun.objects.create(
         tenant=tenant,
         trigger=trigger,

@@ -19,7 +19,7 @@ JOB_KIND = "segmentation.run"
 @shared_task(base=TenantTask, name="segmentation.tasks.segmentation_run_task")
 def segmentation_run_task(tenant_id: int, job_id: int, language: str = "tr") -> None:
     """One run for the job's tenant; the job's progress follows the steps."""
-    from segmentation.services import segmentation_run
+    from segmentation.services import RunInProgress, segmentation_run
 
     tenant = Tenant.objects.get(pk=current_tenant_id())
     job = Job.objects.get(tenant=tenant, pk=job_id)
@@ -27,13 +27,23 @@ def segmentation_run_task(tenant_id: int, job_id: int, language: str = "tr") -> 
         return
     with translation.override(language), jobs.job_running(job) as progress:
         trigger = RunTrigger.MANUAL if job.created_by_id else RunTrigger.SCHEDULE
-        run = segmentation_run(
-            tenant=tenant,
-            trigger=trigger,
-            actor=job.created_by,
-            job=job,
-            progress=lambda done, total, message: progress.update(done, total, message, force=True),
-        )
+        try:
+            run = segmentation_run(
+                tenant=tenant,
+                trigger=trigger,
+                actor=job.created_by,
+                job=job,
+                progress=lambda done, total, message: progress.update(
+                    done, total, message, force=True
+                ),
+            )
+        except RunInProgress:
+            raise jobs.JobFailure(
+                _(
+                    "Another segmentation run is under way; its results will be used."
+                    " Start a new run after it finishes if you need one."
+                )
+            ) from None
         job.result = {"run_id": run.pk, "status": run.status}
         if run.status == RunStatus.FAILED:
             raise jobs.JobFailure(

@@ -380,3 +380,17 @@ def test_cluster_descriptions_name_the_distinguishing_features() -> None:
     assert text == (
         "Weekday shoppers, morning shoppers, heavy discount use, mostly branch Kadıköy."
     )
+
+
+def test_a_second_run_of_the_same_tenant_is_refused_while_one_runs(shop: Shop) -> None:
+    import psycopg
+    from django.db import connection
+
+    key = f"segmentation-run:{shop.tenant.pk}"
+    # Another worker's session holds the tenant's run lock.
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+        with pytest.raises(services.RunInProgress):
+            services.segmentation_run(tenant=shop.tenant, as_of=AS_OF)
+        other.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    assert services.segmentation_run(tenant=shop.tenant, as_of=AS_OF).status == RunStatus.SUCCEEDED
