@@ -275,5 +275,13 @@ class ConsentSettings(TenantOwnedModel):
 # İYS synchronisation models live beside their services; importing them here
 # registers them in this app.
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem  # noqa: E402
+from consent.kvkk.models import DataSubjectRequest, ErasureLog  # noqa: E402
 
-__all__ = ["IysAccount", "IysBrand", "IysPushBatch", "IysPushItem"]
+__all__ = [
+    "DataSubjectRequest",
+    "ErasureLog",
+    "IysAccount",
+    "IysBrand",
+    "IysPushBatch",
+    "IysPushItem",
+]

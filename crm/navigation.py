@@ -47,6 +47,9 @@ NAVIGATION: list[NavEntry] = [
         "shield-check",
     ),
     NavEntry("iys_sync", _("İYS sync"), "iys:sync", Perm.MANAGE_PRIVACY, "arrow-repeat"),
+    NavEntry(
+        "kvkk_requests", _("KVKK requests"), "kvkk:requests", Perm.MANAGE_PRIVACY, "person-lock"
+    ),
 ]
 
 

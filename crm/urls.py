@@ -21,6 +21,7 @@ tenant_patterns = [
     path("", include("customers.urls")),
     path("consent/", include("consent.urls")),
     path("", include("consent.iys.urls")),
+    path("", include("consent.kvkk.urls")),
     path("", include("segmentation.run_urls")),
 ]
 

@@ -101,6 +101,8 @@ class Customer(TenantOwnedModel):
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Set when KVKK erasure destroyed the personal fields (consent.kvkk.services).
+    anonymised_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -126,6 +128,8 @@ class Customer(TenantOwnedModel):
 
     @property
     def display_name(self) -> str:
+        if self.anonymised_at is not None:
+            return str(_("Erased customer %(number)s") % {"number": self.customer_number})
         if self.kind == self.Kind.COMPANY:
             return self.trade_name
         return f"{self.first_name} {self.last_name}".strip()

@@ -510,3 +510,12 @@ def _after(fn: AfterRunStep) -> Callable[[_State], None]:
         fn(tenant=state.tenant, run=state.run)
 
     return step
+
+
+def segmentation_forget_customers(*, tenant: Tenant, customer_ids: list[int]) -> int:
+    """Delete every run's scores and offers of these customers (KVKK erasure)."""
+    deleted = CustomerScore.objects.filter(tenant=tenant, customer_id__in=customer_ids).delete()
+    offers_deleted = NextBestOffer.objects.filter(
+        tenant=tenant, customer_id__in=customer_ids
+    ).delete()
+    return deleted[0] + offers_deleted[0]

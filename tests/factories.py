@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from consent.iys.crypto import encrypt_secret
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem
+from consent.kvkk.models import DataSubjectRequest, ErasureLog, RequestKind
 from consent.models import (
     ConsentEvent,
     ConsentSettings,
@@ -441,6 +442,25 @@ class NextBestOfferFactory(TenantOwnedFactory):
     score = 0.4
 
 
+class DataSubjectRequestFactory(TenantOwnedFactory):
+    class Meta:
+        model = DataSubjectRequest
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    requester_name = "Ayşe Yılmaz"
+    kind = RequestKind.ACCESS
+    due_on = factory.LazyFunction(lambda: (timezone.now() + timedelta(days=30)).date())
+
+
+class ErasureLogFactory(TenantOwnedFactory):
+    class Meta:
+        model = ErasureLog
+
+    customer_id_erased = factory.Sequence(lambda n: n + 1)
+    customer_number = factory.Sequence(lambda n: f"{n + 8_000_000}")
+    reason = "Silme başvurusu"
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
@@ -477,4 +497,6 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     BehaviourCluster: BehaviourClusterFactory,
     CustomerScore: CustomerScoreFactory,
     NextBestOffer: NextBestOfferFactory,
+    DataSubjectRequest: DataSubjectRequestFactory,
+    ErasureLog: ErasureLogFactory,
 }
