@@ -11,7 +11,6 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -99,13 +98,6 @@ def context(
     )
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
-    if marker and not marker.args[0].lower().startswith("tr"):
-        # Pages are Turkish unless the user chose another language (the switch sets
-        # this cookie); a test written for an English-speaking user has chosen English.
-        language = marker.args[0].split("-")[0].lower()
-        context.add_cookies(
-            [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
-        )
     yield context
     context.close()
 

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from consent.iys import sync
 from consent.iys.client import TURKEY
@@ -45,13 +47,21 @@ def fast_iys() -> Iterator[FakeIys]:
 
 @pytest.mark.browser_locale("en-US")
 def test_owner_sets_up_iys_and_syncs_now(
-    page: Page, world_a: TenantWorld, fast_iys: FakeIys, celery_worker_thread: None
+    page: Page,
+    world_a: TenantWorld,
+    fast_iys: FakeIys,
+    celery_worker_thread: None,
+    live_server: LiveServer,
 ) -> None:
     slug = world_a.tenant.slug
     ConsentEventFactory(
         tenant=world_a.tenant,
         recipient="+905321112233",
         consent_date=datetime.now(TURKEY) - timedelta(minutes=3),
+    )
+    # Pages are Turkish unless the user chose English (the language switch's cookie).
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}]
     )
     log_in(page, world_a.owner.email, totp_secret=world_a.totp_secrets[Role.OWNER])
     page.get_by_test_id("role-navigation").locator("[data-nav=iys_sync]").click()
