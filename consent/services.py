@@ -445,6 +445,7 @@ def consent_opt_out(
     proof = proof or Proof()
     now = timezone.now()
     results = []
+    pending = False
     for consent_type in dict.fromkeys(consent_types):
         address = rules.normalize_recipient(consent_type, recipient)
         states = {
@@ -465,7 +466,7 @@ def consent_opt_out(
                 recipient_type=recipient_type,
                 status=ConsentStatus.RET,
                 source=OPT_OUT_SOURCE.get(origin, ConsentSource.HS_WEB),
-                consent_date=max(now, state.consent_date or now) if state else now,
+                consent_date=_after_previous(now, state.consent_date if state else None),
                 brand_code=tenant.iys_brand_code,
                 origin=origin,
                 recorded_by=proof.recorded_by,
@@ -480,8 +481,26 @@ def consent_opt_out(
                 **_owner_of(tenant, consent_type, address),
             )
             _apply_to_state(tenant, state, event)
+            pending = pending or event.sync_status == SyncStatus.PENDING
         results.append(OptOutResult(consent_type, "recorded" if to_refuse else "already"))
+    if pending:
+        # The RET goes to İYS now, not at the next scheduled push.
+        from consent.iys.tasks import iys_push_task
+
+        transaction.on_commit(lambda: iys_push_task.delay(tenant.pk))
     return results
+
+
+def _after_previous(now: dt.datetime, previous: dt.datetime | None) -> dt.datetime:
+    """The opt-out's consent date: now, unless the previous event of the recipient has
+    the same second or a later one — İYS compares whole seconds and refuses a change
+    dated at or before the status it replaces."""
+    if previous is None:
+        return now
+    previous_second = previous.replace(microsecond=0)
+    if now.replace(microsecond=0) <= previous_second:
+        return previous_second + dt.timedelta(seconds=1)
+    return now
 
 
 def opt_out_token(*, tenant: Tenant, recipient: str) -> str:

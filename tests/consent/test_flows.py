@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -373,3 +374,28 @@ def test_settings_page_sets_the_tacir_policy_and_shows_a_new_secret_once(
         )
     assert secret.group(1) not in client.get(url).content.decode()
     assert _client(world_a, Role.BRANCH_STAFF).get(url).status_code == 403
+
+
+def test_an_opt_out_in_the_same_second_is_dated_after_the_consent_and_pushed_at_once(
+    world_a: TenantWorld, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consent.iys import tasks as iys_tasks
+
+    _customer(world_a)
+    onay = _onay(world_a, consent_date=timezone.now())
+    queued: list[int] = []
+    monkeypatch.setattr(iys_tasks.iys_push_task, "delay", queued.append)
+    with (
+        tenant_context(world_a.tenant),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.consent_opt_out(
+            tenant=world_a.tenant,
+            recipient=PHONE,
+            consent_types=[ConsentType.MESAJ],
+            origin=ConsentOrigin.OPT_OUT_LINK,
+        )
+    with tenant_context(world_a.tenant):
+        ret = ConsentEvent.objects.filter(tenant=world_a.tenant, status=ConsentStatus.RET).get()
+    assert ret.consent_date.replace(microsecond=0) > onay.consent_date.replace(microsecond=0)
+    assert queued == [world_a.tenant.pk]
