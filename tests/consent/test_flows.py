@@ -397,5 +397,6 @@ def test_an_opt_out_in_the_same_second_is_dated_after_the_consent_and_pushed_at_
         )
     with tenant_context(world_a.tenant):
         ret = ConsentEvent.objects.filter(tenant=world_a.tenant, status=ConsentStatus.RET).get()
+    assert ret.consent_date is not None and onay.consent_date is not None
     assert ret.consent_date.replace(microsecond=0) > onay.consent_date.replace(microsecond=0)
     assert queued == [world_a.tenant.pk]
