@@ -130,6 +130,7 @@ COMPARE_CHUNK = 500_000
 CONTACT_SECONDARY_SHARE = 0.25
 
 NAME_CLOSE_JW = 0.92
+FIRST_NAME_TYPOS = 2
 COMPANY_EXACT, COMPANY_CLOSE = 95.0, 85.0
 ADDRESS_EXACT, ADDRESS_CLOSE = 90.0, 75.0
 
@@ -716,8 +717,24 @@ def score_pairs(
 
     lv = {name: levels[name].to_numpy() for name in FIELDS}
     same_identity = (lv["tckn"] == EXACT) | (lv["tax_id"] == EXACT)
+    # A first name two typing slips away, with the same surname and birth date, is a
+    # typing variant ("Katherine"/"Kathrein"), not a sibling: no veto for it (the
+    # different-first-name weight still counts against the pair). Twins with
+    # different names stay vetoed.
+    typo = (
+        (lv["first_name"] == DIFFERENT) & (lv["birth_date"] == EXACT) & (lv["last_name"] == EXACT)
+    )
+    rows = np.flatnonzero(typo)
+    if rows.size:
+        firsts = info["first_key"].to_numpy()
+        fl = firsts[info.index.get_indexer(pairs["left"].to_numpy()[rows])]
+        fr = firsts[info.index.get_indexer(pairs["right"].to_numpy()[rows])]
+        typo[rows] = [
+            min(len(a), len(b)) >= 4 and OSA.distance(a, b) <= FIRST_NAME_TYPOS
+            for a, b in zip(fl, fr, strict=True)
+        ]
     veto = (
-        (lv["first_name"] == DIFFERENT)
+        ((lv["first_name"] == DIFFERENT) & ~typo)
         | (lv["birth_date"] == DIFFERENT)
         | (lv["tckn"] == DIFFERENT)
         | (lv["tax_id"] == DIFFERENT)

@@ -379,3 +379,67 @@ def test_dedup_eval_human_output_and_errors(tmp_path: Path) -> None:
     with pytest.raises(CommandError):
         call_command("dedup_eval", str(path), "--map", "ad=first_name", "--truth", "yok")
     assert not Tenant.objects.filter(slug__startswith="dedup-eval-").exists()
+
+
+def _people(first: list[str], last: list[str], born: list[date | None]) -> pd.DataFrame:
+    n = len(first)
+    customers = pd.DataFrame(
+        {
+            "id": range(1, n + 1),
+            "kind": "person",
+            "first_name": first,
+            "last_name": last,
+            "trade_name": "",
+            "tckn": "",
+            "tax_id": "",
+            "birth_date": born,
+        }
+    )
+    empty = pd.DataFrame(columns=["id", "value"])
+    addresses = pd.DataFrame(columns=["id", "is_primary", "pk", "province", "district", "line"])
+    return dedup.build_records(
+        customers,
+        empty.rename(columns={"value": "phone"}),
+        empty.rename(columns={"value": "email"}),
+        addresses,
+    )
+
+
+def test_a_shared_birth_date_alone_blocks_only_small_groups() -> None:
+    # 30 unrelated people born on one day: at a million customers every birth date has
+    # dozens; the bare date key must not pair them all (435 pairs).
+    n = 30
+    records = _people(
+        [f"{chr(65 + i % 26)}ad{i}" for i in range(n)],
+        [f"{chr(65 + (i * 7) % 26)}soyad{i}" for i in range(n)],
+        [date(1980, 5, 17)] * n,
+    )
+    assert len(dedup.candidate_pairs(records)) < 60
+    # A few (a small tenant) are still compared on the date alone: both names mistyped.
+    few = _people(["Mehmet", "Memhet"], ["Yılmaz", "Ylmaz"], [date(1980, 5, 17)] * 2)
+    assert len(dedup.candidate_pairs(few)) == 1
+
+
+def test_typo_in_first_name_with_same_surname_and_birth_date_is_not_vetoed() -> None:
+    records = _people(
+        ["Katherine", "Kathrein", "Zeynep"],
+        ["Öztürk", "Öztürk", "Öztürk"],
+        [date(1985, 3, 2)] * 3,
+    )
+    pairs = pd.DataFrame({"left": [1, 1], "right": [2, 3]})
+    scored = dedup.score_pairs(records, pairs).set_index("right")["score"]
+    assert scored[3] <= dedup.VETO_MAX_SCORE  # twins: a different first name still vetoes
+    assert scored[2] > scored[3]
+
+
+def test_only_reviewable_pairs_are_kept_when_asked() -> None:
+    records = _people(["Ali", "Ali", "Veli"], ["Kaya", "Kaya", "Kaya"], [date(1990, 1, 1)] * 3)
+    pairs = pd.DataFrame({"left": [1, 1], "right": [2, 3]})
+    full = dedup.score_pairs(records, pairs)
+    assert "same birth date" in full["evidence"].iloc[0]
+    top = float(full["score"].max())
+    kept = dedup.score_pairs(records, pairs, keep_score=top)
+    assert len(kept) == 1 and float(kept["score"].iloc[0]) == top
+    assert list(kept["evidence"].iloc[0]) == list(
+        full.loc[full["score"] == top, "evidence"].iloc[0]
+    )
