@@ -478,3 +478,7 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     CustomerScore: CustomerScoreFactory,
     NextBestOffer: NextBestOfferFactory,
 }
+
+from tests.factories_segments import SEGMENT_FACTORIES  # noqa: E402
+
+FACTORIES.update(SEGMENT_FACTORIES)
