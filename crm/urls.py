@@ -22,6 +22,7 @@ tenant_patterns = [
     path("consent/", include("consent.urls")),
     path("", include("consent.iys.urls")),
     path("", include("segmentation.run_urls")),
+    path("", include("segmentation.segment_urls")),
 ]
 
 api_tenant_patterns = [
