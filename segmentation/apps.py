@@ -9,3 +9,4 @@ class SegmentationConfig(AppConfig):
     def ready(self) -> None:
         from segmentation import demo  # noqa: F401  (registers the seed_demo step)
         from segmentation import segment_tasks  # noqa: F401  (beat task for saved segments)
+        from segmentation import bench_segments  # noqa: F401  (registers bench area "segments")
