@@ -35,7 +35,8 @@ INSERT INTO segmentation_customerscore (
 SELECT c.tenant_id, %s, c.id, r.rec, r.freq, r.freq * 180.0, 0, random() * 0.5, 0, '',
        random(), random(), '{}'::jsonb,
        (ARRAY['champions','loyal','potential_loyalists','new','promising','need_attention',
-              'about_to_sleep','at_risk','cant_lose','hibernating','lost'])[1 + (r.u * 11)::int % 11],
+              'about_to_sleep','at_risk','cant_lose','hibernating','lost'])
+           [1 + (r.u * 11)::int % 11],
        (ARRAY['top','high','medium','low'])[1 + (r.v * 4)::int % 4],
        random(), round((r.freq * 180.0 * random() * 3)::numeric, 2), false
 FROM customers_customer c
@@ -129,7 +130,12 @@ def bench_segments(tenant: Tenant, options: BenchOptions) -> dict[str, Any]:
     segment = SavedSegment.objects.create(
         tenant=tenant,
         name=f"bench {timezone.now().isoformat()}",
-        rule={"match": "any", "conditions": [{"field": "rfm_segment", "values": ["loyal", "champions", "potential_loyalists"]}]},  # noqa: E501
+        rule={
+            "match": "any",
+            "conditions": [
+                {"field": "rfm_segment", "values": ["loyal", "champions", "potential_loyalists"]}
+            ],
+        },
         owner=owner,
     )
     try:

@@ -219,7 +219,7 @@ def _since(ctx: _Context, days: int | None) -> Any:
     return timezone.now() - timedelta(days=days)
 
 
-def _condition(ctx: _Context, cond: dict[str, Any]) -> Q:  # noqa: C901, PLR0911, PLR0912
+def _condition(ctx: _Context, cond: dict[str, Any]) -> Q:
     field = cond.get("field")
     tenant = ctx.tenant
     if field == "province":
@@ -363,7 +363,10 @@ def _condition(ctx: _Context, cond: dict[str, Any]) -> Q:  # noqa: C901, PLR0911
         )
         if not latest.exists():
             raise RuleError(
-                _("Condition “Member of saved segment”: that segment has not been materialised yet.")
+                _(
+                    "Condition “Member of saved segment”: "
+                    "that segment has not been materialised yet."
+                )
             )
         return Q(
             Exists(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,9 +47,7 @@ def owner_choices(*, tenant: Tenant) -> QuerySet[User]:
 
 
 def segment_list(*, tenant: Tenant, archived: bool = False) -> QuerySet[SavedSegment]:
-    return SavedSegment.objects.filter(tenant=tenant, is_archived=archived).select_related(
-        "owner"
-    )
+    return SavedSegment.objects.filter(tenant=tenant, is_archived=archived).select_related("owner")
 
 
 def segment_get(*, tenant: Tenant, segment_id: int) -> SavedSegment:
@@ -96,9 +94,7 @@ def movement(*, tenant: Tenant, before: SegmentSnapshot, after: SegmentSnapshot)
         "customer_id"
     )
     return Movement(
-        entered=Customer.objects.filter(tenant=tenant, pk__in=after_ids).exclude(
-            pk__in=before_ids
-        ),
+        entered=Customer.objects.filter(tenant=tenant, pk__in=after_ids).exclude(pk__in=before_ids),
         left=Customer.objects.filter(tenant=tenant, pk__in=before_ids).exclude(pk__in=after_ids),
     )
 
@@ -158,7 +154,10 @@ def composition(*, tenant: Tenant, snapshot: SegmentSnapshot) -> dict[str, list[
     )
     result: dict[str, list[dict[str, Any]]] = {
         "branch": [
-            {"label": row["customer__home_branch__name"] or _("No home branch"), "n": row["customers"]}
+            {
+                "label": row["customer__home_branch__name"] or _("No home branch"),
+                "n": row["customers"],
+            }
             for row in by_branch
         ],
         "rfm": [],
@@ -281,20 +280,24 @@ def segment_materialise(
         select_sql, params = members.order_by().values("pk").query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO segmentation_segmentmembership (tenant_id, snapshot_id, customer_id) "
-                f"SELECT %s, %s, m.* FROM ({select_sql}) m",  # noqa: S608 - our compiled SQL
+                "INSERT INTO segmentation_segmentmembership (tenant_id, snapshot_id, customer_id) "  # noqa: S608
+                f"SELECT %s, %s, m.* FROM ({select_sql}) m",
                 (tenant.pk, snapshot.pk, *params),
             )
             size = cursor.rowcount
         total: Decimal = Decimal(0)
-        if run is not None:
-            total = CustomerScore.objects.filter(
-                tenant=tenant,
-                run=run,
-                customer_id__in=SegmentMembership.objects.filter(
-                    tenant=tenant, snapshot=snapshot
-                ).values("customer_id"),
-            ).aggregate(v=Sum("clv"))["v"] or Decimal(0)
+        if run is not None and size:
+            with connection.cursor() as cursor:
+                # Joined by the score's (customer, run) index; fresh membership rows have
+                # no statistics yet, so no IN (subquery) the planner could misjudge.
+                cursor.execute(
+                    "SELECT COALESCE(SUM(s.clv), 0) FROM segmentation_segmentmembership m "
+                    "JOIN segmentation_customerscore s ON s.customer_id = m.customer_id "
+                    "AND s.run_id = %s AND s.tenant_id = m.tenant_id "
+                    "WHERE m.snapshot_id = %s AND m.tenant_id = %s",
+                    [run.pk, snapshot.pk, tenant.pk],
+                )
+                total = Decimal(cursor.fetchone()[0])
         snapshot.size = size
         snapshot.total_clv = total
         snapshot.save(update_fields=["size", "total_clv"])

@@ -25,6 +25,10 @@ def parse_rule(raw: str | None) -> dict[str, Any]:
     return rule
 
 
+def _owner_label(obj: Any) -> str:
+    return f"{obj.full_name or obj.email} ({obj.email})"
+
+
 class SavedSegmentForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     description = forms.CharField(
@@ -46,7 +50,7 @@ class SavedSegmentForm(forms.Form):
         owner_field = self.fields["owner"]
         assert isinstance(owner_field, forms.ModelChoiceField)
         owner_field.queryset = owner_choices(tenant=tenant)
-        owner_field.label_from_instance = lambda u: f"{u.full_name or u.email} ({u.email})"
+        owner_field.label_from_instance = _owner_label  # type: ignore[method-assign]
         for name, field in self.fields.items():
             if name == "rule":
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Iterator
 from typing import Any
@@ -92,10 +93,8 @@ def _builder(
 ) -> HttpResponse:
     rule = segment.rule if segment else rules.empty_rule()
     if form.is_bound:
-        try:
+        with contextlib.suppress(rules.RuleError):
             rule = parse_rule(form.data.get("rule"))
-        except rules.RuleError:
-            pass
     return render(
         request,
         "segmentation/segments/builder.html",
@@ -191,9 +190,7 @@ def segment_count(request: TenantRequest, tenant_slug: str) -> HttpResponse:
 
 
 @tenant_view(Perm.VIEW_SEGMENTS)
-def segment_detail(
-    request: TenantRequest, tenant_slug: str, savedsegment_id: int
-) -> HttpResponse:
+def segment_detail(request: TenantRequest, tenant_slug: str, savedsegment_id: int) -> HttpResponse:
     tenant = request.tenant
     segment = _get(request, savedsegment_id)
     history = list(saved_segments.snapshots(tenant=tenant, segment=segment)[:60])
@@ -236,9 +233,7 @@ def segment_materialise(
 
 
 @tenant_view(Perm.MANAGE_SEGMENTS)
-def segment_archive(
-    request: TenantRequest, tenant_slug: str, savedsegment_id: int
-) -> HttpResponse:
+def segment_archive(request: TenantRequest, tenant_slug: str, savedsegment_id: int) -> HttpResponse:
     segment = _get(request, savedsegment_id)
     if request.method == "POST":
         archive = not segment.is_archived
@@ -320,9 +315,11 @@ def segment_movement(
                 to_segment=dst,
             )
             if after is not None:
-                drill = drill.filter(pk__in=saved_segments.snapshot_members(
-                    tenant=tenant, snapshot=after
-                ).values("pk"))
+                drill = drill.filter(
+                    pk__in=saved_segments.snapshot_members(tenant=tenant, snapshot=after).values(
+                        "pk"
+                    )
+                )
             context["drill"] = drill.order_by("pk")[:200]
             context["drill_from"], context["drill_to"] = labels[src], labels[dst]
     return render(request, "segmentation/segments/movement.html", context)

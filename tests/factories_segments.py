@@ -38,7 +38,7 @@ class SegmentMembershipFactory(TenantOwnedFactory):
     customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
 
 
-SEGMENT_FACTORIES = {
+SEGMENT_FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     SavedSegment: SavedSegmentFactory,
     SegmentSnapshot: SegmentSnapshotFactory,
     SegmentMembership: SegmentMembershipFactory,

@@ -110,7 +110,7 @@ def _reference(df: pd.DataFrame, node: dict[str, Any]) -> pd.Series:
         else:
             mask = df["complaint"]
     else:
-        mask = pd.Series(True if node["match"] == "all" else False, index=df.index)
+        mask = pd.Series(node["match"] == "all", index=df.index)
         if node["match"] == "all":
             mask = pd.Series(True, index=df.index)
             for child in node["conditions"]:

@@ -44,9 +44,7 @@ class World:
         t = self.world.tenant
         run2 = SegmentationRunFactory.create(tenant=t, finished_at=timezone.now())
         # c0 stays loyal, c1 moves to at_risk, c2 lost, c3 becomes loyal.
-        for c, seg in zip(
-            self.customers, ["loyal", "at_risk", "lost", "loyal"], strict=True
-        ):
+        for c, seg in zip(self.customers, ["loyal", "at_risk", "lost", "loyal"], strict=True):
             CustomerScoreFactory.create(
                 tenant=t, run=run2, customer=c, rfm_segment=seg, clv=Decimal(250)
             )
