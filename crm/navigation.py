@@ -34,6 +34,7 @@ NAVIGATION: list[NavEntry] = [
         Perm.VIEW_SEGMENTS,
         "diagram-3",
     ),
+    NavEntry("segments", _("Segments"), "segments:list", Perm.VIEW_SEGMENTS, "funnel"),
     NavEntry("branches", _("Branches"), "crm:branches", Perm.MANAGE_BRANCHES, "shop"),
     NavEntry("jobs", _("Background jobs"), "crm:jobs", Perm.VIEW_JOBS, "hourglass-split"),
     NavEntry("members", _("Members"), "crm:members", Perm.MANAGE_MEMBERS, "people"),

@@ -180,6 +180,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "segmentation.tasks.segmentation_nightly",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Saved segments on a daily/weekly schedule (the run materialises all of them too).
+    "segments-materialise": {
+        "task": "segmentation.segment_tasks.segments_materialise_due_all",
+        "schedule": crontab(hour=5, minute=0),
+    },
     # İYS: push what is pending often (new consents are due within 3 business days,
     # RETs are honoured at once anyway), pull citizens' changes at least hourly,
     # reconcile with yesterday's change file every night.

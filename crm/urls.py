@@ -23,6 +23,7 @@ tenant_patterns = [
     path("", include("consent.iys.urls")),
     path("", include("consent.kvkk.urls")),
     path("", include("segmentation.run_urls")),
+    path("", include("segmentation.segment_urls")),
 ]
 
 api_tenant_patterns = [

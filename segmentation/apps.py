@@ -7,4 +7,8 @@ class SegmentationConfig(AppConfig):
     verbose_name = _("Segmentation")
 
     def ready(self) -> None:
-        from segmentation import demo  # noqa: F401  (registers the seed_demo step)
+        from segmentation import (
+            bench_segments,  # noqa: F401  (registers bench area "segments")
+            demo,  # noqa: F401  (registers the seed_demo step)
+            segment_tasks,  # noqa: F401  (beat task for saved segments)
+        )

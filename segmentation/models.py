@@ -200,3 +200,23 @@ class NextBestOffer(TenantOwnedModel):
         indexes: ClassVar = [
             models.Index(fields=["customer", "run"], name="seg_offer_customer_run")
         ]
+
+
+# Saved segments live in their own module; imported here so Django sees the models.
+from segmentation.segment_models import (  # noqa: E402
+    MaterialiseSchedule,
+    SavedSegment,
+    SegmentMembership,
+    SegmentSnapshot,
+)
+
+__all__ = [
+    "BehaviourCluster",
+    "CustomerScore",
+    "MaterialiseSchedule",
+    "NextBestOffer",
+    "SavedSegment",
+    "SegmentMembership",
+    "SegmentSnapshot",
+    "SegmentationRun",
+]

@@ -500,3 +500,7 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     DataSubjectRequest: DataSubjectRequestFactory,
     ErasureLog: ErasureLogFactory,
 }
+
+from tests.factories_segments import SEGMENT_FACTORIES  # noqa: E402
+
+FACTORIES.update(SEGMENT_FACTORIES)
