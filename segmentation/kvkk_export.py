@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from consent.kvkk.export import declare_not_personal, register_section, values
 from crm.models import Tenant
 from segmentation.models import BehaviourCluster, CustomerScore, NextBestOffer, SegmentationRun
+from segmentation.segment_models import SegmentMembership
 
 
 @register_section("segments", _("Segments and scores"), covers=[CustomerScore])
@@ -32,3 +33,15 @@ def _offers(tenant: Tenant, ids: list[int]) -> Iterable[dict[str, Any]]:
 
 declare_not_personal(SegmentationRun, "a run's timings and model parameters")
 declare_not_personal(BehaviourCluster, "a description of a group, not of a person")
+
+
+@register_section(
+    "segment_memberships", _("Saved segments the person was in"), covers=[SegmentMembership]
+)
+def _memberships(tenant: Tenant, ids: list[int]) -> Iterable[dict[str, Any]]:
+    return values(
+        SegmentMembership.objects.filter(tenant=tenant, customer_id__in=ids).order_by(
+            "snapshot__taken_at"
+        ),
+        "snapshot__segment__name", "snapshot__taken_at",
+    )  # fmt: skip

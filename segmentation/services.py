@@ -513,9 +513,15 @@ def _after(fn: AfterRunStep) -> Callable[[_State], None]:
 
 
 def segmentation_forget_customers(*, tenant: Tenant, customer_ids: list[int]) -> int:
-    """Delete every run's scores and offers of these customers (KVKK erasure)."""
+    """Delete every run's scores, offers and segment memberships of these customers
+    (KVKK erasure; a snapshot's size and value stay as they were counted)."""
     deleted = CustomerScore.objects.filter(tenant=tenant, customer_id__in=customer_ids).delete()
     offers_deleted = NextBestOffer.objects.filter(
         tenant=tenant, customer_id__in=customer_ids
     ).delete()
-    return deleted[0] + offers_deleted[0]
+    from segmentation.segment_models import SegmentMembership
+
+    memberships = SegmentMembership.objects.filter(
+        tenant=tenant, customer_id__in=customer_ids
+    ).delete()
+    return deleted[0] + offers_deleted[0] + memberships[0]

@@ -9,6 +9,10 @@ app_name = "kvkk"
 urlpatterns = [
     path("kvkk/requests/", views.request_list, name="requests"),
     path("kvkk/requests/new/", views.request_new, name="request_new"),
-    path("kvkk/requests/<int:request_id>/", views.request_detail, name="request"),
-    path("kvkk/requests/<int:request_id>/export/", views.request_export, name="request_export"),
+    path("kvkk/requests/<int:datasubjectrequest_id>/", views.request_detail, name="request"),
+    path(
+        "kvkk/requests/<int:datasubjectrequest_id>/export/",
+        views.request_export,
+        name="request_export",
+    ),
 ]

@@ -20,10 +20,10 @@ from crm.models import PersonalDataAccess
 from crm.permissions import Perm
 
 
-def _request_or_404(request: TenantRequest, request_id: int) -> DataSubjectRequest:
+def _request_or_404(request: TenantRequest, datasubjectrequest_id: int) -> DataSubjectRequest:
     try:
         return DataSubjectRequest.objects.select_related("customer").get(
-            tenant=request.tenant, pk=request_id
+            tenant=request.tenant, pk=datasubjectrequest_id
         )
     except DataSubjectRequest.DoesNotExist as missing:
         raise Http404(_("No such request.")) from missing
@@ -65,13 +65,17 @@ def request_new(request: TenantRequest, tenant_slug: str) -> HttpResponse:
         else:
             messages.success(request, _("Request registered; the answer is due by %(date)s.")
                              % {"date": created.due_on.strftime("%d.%m.%Y")})  # fmt: skip
-            return redirect("kvkk:request", tenant_slug=request.tenant.slug, request_id=created.pk)
+            return redirect(
+                "kvkk:request", tenant_slug=request.tenant.slug, datasubjectrequest_id=created.pk
+            )
     return render(request, "consent/kvkk/request_new.html", {"form": form})
 
 
 @tenant_view(Perm.MANAGE_PRIVACY)
-def request_detail(request: TenantRequest, tenant_slug: str, request_id: int) -> HttpResponse:
-    dsr = _request_or_404(request, request_id)
+def request_detail(
+    request: TenantRequest, tenant_slug: str, datasubjectrequest_id: int
+) -> HttpResponse:
+    dsr = _request_or_404(request, datasubjectrequest_id)
     action = request.POST.get("action")
     forms = {
         "identity": IdentityForm(request.POST if action == "identity" else None),
@@ -109,7 +113,9 @@ def request_detail(request: TenantRequest, tenant_slug: str, request_id: int) ->
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            return redirect("kvkk:request", tenant_slug=request.tenant.slug, request_id=dsr.pk)
+            return redirect(
+                "kvkk:request", tenant_slug=request.tenant.slug, datasubjectrequest_id=dsr.pk
+            )
     erasures = ErasureLog.objects.filter(tenant=request.tenant, request=dsr)
     return render(
         request,
@@ -123,14 +129,18 @@ def request_detail(request: TenantRequest, tenant_slug: str, request_id: int) ->
 
 
 @tenant_view(Perm.MANAGE_PRIVACY)
-def request_export(request: TenantRequest, tenant_slug: str, request_id: int) -> HttpResponse:
+def request_export(
+    request: TenantRequest, tenant_slug: str, datasubjectrequest_id: int
+) -> HttpResponse:
     """Everything held about the request's customer: JSON download or a printable page."""
-    dsr = _request_or_404(request, request_id)
+    dsr = _request_or_404(request, datasubjectrequest_id)
     if dsr.customer is None:
         raise Http404(_("This request is not linked to a customer."))
     if not dsr.identity_checked_at:
         messages.error(request, _("Check the requester's identity before disclosing any data."))
-        return redirect("kvkk:request", tenant_slug=request.tenant.slug, request_id=dsr.pk)
+        return redirect(
+            "kvkk:request", tenant_slug=request.tenant.slug, datasubjectrequest_id=dsr.pk
+        )
     data = export.customer_export(tenant=request.tenant, customer=dsr.customer)
     PersonalDataAccess.objects.create(
         tenant=request.tenant,

@@ -175,8 +175,10 @@ def test_a_request_from_register_to_export_and_erasure(world_a: TenantWorld) -> 
     assert dsr.due_on == received + timedelta(days=30) and dsr.is_overdue
     listing = client.get(reverse("kvkk:requests", kwargs={"tenant_slug": slug}))
     assert "table-danger" in listing.content.decode()
-    page = reverse("kvkk:request", kwargs={"tenant_slug": slug, "request_id": dsr.pk})
-    export_url = reverse("kvkk:request_export", kwargs={"tenant_slug": slug, "request_id": dsr.pk})
+    page = reverse("kvkk:request", kwargs={"tenant_slug": slug, "datasubjectrequest_id": dsr.pk})
+    export_url = reverse(
+        "kvkk:request_export", kwargs={"tenant_slug": slug, "datasubjectrequest_id": dsr.pk}
+    )
     # Nothing is disclosed before the identity is checked.
     assert client.get(export_url).status_code == 302
     client.post(page, {"action": "identity", "identity_method": IdentityCheck.E_SIGNATURE})
