@@ -395,12 +395,9 @@ def _group(ctx: _Context, node: Any, depth: int) -> Q:
         children = node.get("conditions", [])
         if not isinstance(children, list):
             raise RuleError(_("A group's conditions must be a list."))
-        if not children:
-            # An empty group sets no condition: everyone. Said explicitly, because an
-            # empty Q() vanishes when combined ("X or (empty)" would become just X).
-            q = Q(pk__isnull=False)
-        else:
-            q = Q()
+        # An empty group sets no condition: everyone. Said explicitly, because an empty
+        # Q() vanishes when combined ("X or (empty)" would become just X).
+        q = Q() if children else Q(pk__isnull=False)
         for child in children:
             part = _group(ctx, child, depth + 1)
             q = (q & part) if match == "all" else (q | part)
