@@ -278,26 +278,22 @@ def segment_materialise(
             tenant=tenant, segment=segment, taken_at=now, run=run
         )
         select_sql, params = members.order_by().values("pk").query.sql_with_params()
+        # One statement: insert the members and sum their value in the run from the
+        # inserted rows (joined by the score's (customer, run) index).
+        insert = (
+            "WITH ins AS (INSERT INTO segmentation_segmentmembership "  # noqa: S608
+            "(tenant_id, snapshot_id, customer_id) "
+            f"SELECT %s, %s, m.* FROM ({select_sql}) m RETURNING customer_id) "
+            "SELECT COUNT(*), COALESCE(SUM(s.clv), 0) FROM ins "
+            "LEFT JOIN segmentation_customerscore s ON s.customer_id = ins.customer_id "
+            "AND s.run_id = %s AND s.tenant_id = %s"
+        )
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO segmentation_segmentmembership (tenant_id, snapshot_id, customer_id) "  # noqa: S608
-                f"SELECT %s, %s, m.* FROM ({select_sql}) m",
-                (tenant.pk, snapshot.pk, *params),
+                insert, (tenant.pk, snapshot.pk, *params, run.pk if run else None, tenant.pk)
             )
-            size = cursor.rowcount
-        total: Decimal = Decimal(0)
-        if run is not None and size:
-            with connection.cursor() as cursor:
-                # Joined by the score's (customer, run) index; fresh membership rows have
-                # no statistics yet, so no IN (subquery) the planner could misjudge.
-                cursor.execute(
-                    "SELECT COALESCE(SUM(s.clv), 0) FROM segmentation_segmentmembership m "
-                    "JOIN segmentation_customerscore s ON s.customer_id = m.customer_id "
-                    "AND s.run_id = %s AND s.tenant_id = m.tenant_id "
-                    "WHERE m.snapshot_id = %s AND m.tenant_id = %s",
-                    [run.pk, snapshot.pk, tenant.pk],
-                )
-                total = Decimal(cursor.fetchone()[0])
+            row = cursor.fetchone()
+        size, total = int(row[0]), Decimal(row[1])
         snapshot.size = size
         snapshot.total_clv = total
         snapshot.save(update_fields=["size", "total_clv"])
