@@ -163,7 +163,7 @@ def _search_result(customers: QuerySet[Customer], tenant: Tenant, limit: int) ->
 
 # How far down the name index the "name starts with the first typed word" pass reads
 # before leaving the rest to the word index: bounds a search whose later words are rare.
-FIRST_WORD_SCAN = 2000
+FIRST_WORD_SCAN = 400
 
 
 def _names_starting_with(tenant: Tenant, words: list[str], limit: int) -> list[int]:
