@@ -44,7 +44,7 @@ def test_build_save_and_find_a_segment(page: Page, world_a: TenantWorld) -> None
     second.locator("select[data-part='values']").select_option(["person"])
     expect(total).to_have_text("2")
 
-    page.get_by_label("Name").fill("Sadık bireyler")
+    page.locator("#id_name").fill("Sadık bireyler")
     owner = world_a.users[Role.OWNER]
     page.locator("#id_owner").select_option(str(owner.pk))
     page.get_by_test_id("segment-save").click()
