@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import Job
 from crm.tenancy import TenantOwnedModel
 from customers.models import Customer, ProductCategory
+from segmentation.rfm import RfmSegment
 
 
 class RunStatus(models.TextChoices):
@@ -69,21 +70,6 @@ class SegmentationRun(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"run {self.pk} {self.status}"
-
-
-class RfmSegment(models.TextChoices):
-    CHAMPIONS = "champions", _("Champions")
-    LOYAL = "loyal", _("Loyal")
-    POTENTIAL_LOYALISTS = "potential_loyalists", _("Potential loyalists")
-    NEW = "new", _("New customers")
-    PROMISING = "promising", _("Promising")
-    NEED_ATTENTION = "need_attention", _("Need attention")
-    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
-    AT_RISK = "at_risk", _("At risk")
-    CANT_LOSE = "cant_lose", _("Can't lose them")
-    HIBERNATING = "hibernating", _("Hibernating")
-    LOST = "lost", _("Lost")
-    NO_PURCHASES = "no_purchases", _("No purchases yet")
 
 
 class ValueTier(models.TextChoices):

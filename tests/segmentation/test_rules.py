@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from consent import services as consent_services
 from consent.models import ConsentStatus, ConsentType
@@ -33,6 +34,13 @@ from tests.factories import (
 )
 
 TODAY = dt.date(2026, 6, 15)
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english() -> Iterator[None]:
+    # The messages are Turkish by default; these tests read the English ones.
+    with translation.override("en"):
+        yield
 
 
 class Shop:

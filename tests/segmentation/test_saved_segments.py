@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.models import PersonalDataAccess
 from crm.permissions import Role
@@ -23,6 +25,13 @@ from tests.conftest import TenantWorld
 from tests.factories import CustomerFactory, CustomerScoreFactory, SegmentationRunFactory
 
 LOYAL = {"match": "all", "conditions": [{"field": "rfm_segment", "values": ["loyal"]}]}
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english() -> Iterator[None]:
+    # The messages are Turkish by default; these tests read the English ones.
+    with translation.override("en"):
+        yield
 
 
 class World:
@@ -142,6 +151,7 @@ def test_scheduled_materialisation_task(w: World) -> None:
 
 def _client(world: TenantWorld, role: Role) -> Client:
     client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # pages are Turkish otherwise
     client.force_login(world.users[role])
     return client
 
