@@ -367,15 +367,11 @@ CORE_STEPS: list[tuple[str, Any, Callable[[_State], None]]] = [
 
 
 def _delete_rows(run_ids: list[int]) -> None:
+    """Delete the runs' rows with one statement per table (no cascade walk in Python)."""
     if not run_ids:
         return
-    with connection.cursor() as cursor:
-        for model in (NextBestOffer, CustomerScore, BehaviourCluster):
-            table = connection.ops.quote_name(model._meta.db_table)
-            cursor.execute(
-                f"DELETE FROM {table} WHERE run_id = ANY(%s)",  # noqa: S608
-                [run_ids],
-            )
+    for model in (NextBestOffer, CustomerScore, BehaviourCluster):
+        model.objects.filter(run_id__in=run_ids)._raw_delete(model.objects.db)
 
 
 def _prune(tenant: Tenant) -> None:
@@ -451,6 +447,15 @@ def _segmentation_run(
         started_by=actor,
         as_of=as_of or timezone.localdate(),
     )
+    if connection.vendor != "postgresql":
+        # The feature step is PostgreSQL SQL (time zones, casts, aggregates over
+        # millions of rows); the embedded SQLite database is for trying the app out.
+        run.status = RunStatus.FAILED
+        run.failed_step = "features"
+        run.error = str(_("Segmentation runs need PostgreSQL; this installation uses SQLite."))
+        run.finished_at = timezone.now()
+        run.save()
+        return run
     state = _State(tenant=tenant, run=run)
     steps: list[tuple[str, Any, Callable[[_State], None]]] = list(CORE_STEPS)
     for registered in list(_AFTER_RUN_STEPS):
