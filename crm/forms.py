@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Branch, Membership, Tenant
+from crm.models import Branch, Membership, PersonalDataAccess, Tenant, User
 from crm.permissions import API_SCOPE_LABELS, Role, assignable_roles
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -105,3 +105,27 @@ class ApiKeyForm(forms.Form):
             return None
         # Valid through the whole chosen day, in the company's time zone.
         return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+class AccessLogFilterForm(forms.Form):
+    user = forms.ModelChoiceField(
+        label=_("Who"), queryset=User.objects.none(), required=False, empty_label=_("Anyone")
+    )
+    customer_number = forms.CharField(label=_("Customer number"), required=False)
+    action = forms.ChoiceField(
+        label=_("What"),
+        required=False,
+        choices=[("", _("Anything")), *PersonalDataAccess.Action.choices],
+    )
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("Until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+            memberships__tenant=tenant
+        ).order_by("email")

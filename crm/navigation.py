@@ -51,6 +51,7 @@ NAVIGATION: list[NavEntry] = [
     NavEntry(
         "kvkk_requests", _("KVKK requests"), "kvkk:requests", Perm.MANAGE_PRIVACY, "person-lock"
     ),
+    NavEntry("access_log", _("Access log"), "crm:access_log", Perm.VIEW_ACCESS_LOG, "eye"),
 ]
 
 

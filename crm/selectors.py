@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from django.db.models import QuerySet
 
-from crm.models import ApiKey, Branch, Invitation, Job, Membership, Tenant, User
+from crm.models import (
+    ApiKey,
+    Branch,
+    Invitation,
+    Job,
+    Membership,
+    PersonalDataAccess,
+    Tenant,
+    User,
+)
 from crm.tenancy import dangerously_all_tenants
 
 
@@ -126,3 +136,28 @@ def api_key_hash(secret: str) -> str:
 
 def branches_by_code(*, tenant: Tenant, codes: set[str]) -> dict[str, Branch]:
     return {b.code: b for b in Branch.objects.filter(tenant=tenant, code__in=codes)}
+
+
+def access_log(
+    *,
+    tenant: Tenant,
+    user_id: int | None = None,
+    subject_ids: list[int] | None = None,
+    action: str = "",
+    since: Any = None,
+    until: Any = None,
+) -> QuerySet[PersonalDataAccess]:
+    """The personal-data access log, newest first, narrowed by the given filters
+    (``until`` is inclusive: the whole day)."""
+    entries = PersonalDataAccess.objects.filter(tenant=tenant).select_related("user")
+    if user_id:
+        entries = entries.filter(user_id=user_id)
+    if subject_ids is not None:
+        entries = entries.filter(subject_type="customer", subject_id__in=subject_ids)
+    if action:
+        entries = entries.filter(action=action)
+    if since:
+        entries = entries.filter(at__date__gte=since)
+    if until:
+        entries = entries.filter(at__date__lte=until)
+    return entries.order_by("-at", "-id")

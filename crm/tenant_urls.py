@@ -16,6 +16,7 @@ urlpatterns = [
     path("branches/", views.branches, name="branches"),
     path("branches/import/", views.branch_import, name="branch_import"),
     path("branches/<int:branch_id>/", views.branch_edit, name="branch_edit"),
+    path("access-log/", views.access_log, name="access_log"),
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("jobs/<int:job_id>/progress/", views.job_progress, name="job_progress"),

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
@@ -12,6 +15,7 @@ from django.views.decorators.http import require_POST
 from crm import jobs, selectors, services
 from crm.accounts import PENDING_INVITATION_SESSION_KEY
 from crm.forms import (
+    AccessLogFilterForm,
     ApiKeyForm,
     BranchForm,
     BranchImportForm,
@@ -23,6 +27,7 @@ from crm.http import TenantRequest, tenant_view
 from crm.models import Job, User
 from crm.permissions import API_SCOPE_LABELS, Perm, assignable_roles
 from crm.tasks import branches_import_task
+from customers.selectors import customer_ids_for_number
 
 
 @login_required
@@ -277,3 +282,34 @@ def api_key_revoke(request: TenantRequest, tenant_slug: str, apikey_id: int) -> 
     services.api_key_revoke(tenant=request.tenant, key=key)
     messages.success(request, _("API key “%(name)s” revoked.") % {"name": key.name})
     return redirect("crm:api_keys", tenant_slug=request.tenant.slug)
+
+
+ACCESS_LOG_PAGE_SIZE = 50
+
+
+@tenant_view(Perm.VIEW_ACCESS_LOG)
+def access_log(request: TenantRequest, tenant_slug: str) -> HttpResponse:
+    """Who opened or exported whose personal data (KVKK), with filters."""
+    form = AccessLogFilterForm(request.GET or None, tenant=request.tenant)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        number = data["customer_number"].strip()
+        filters = {
+            "user_id": data["user"].pk if data["user"] else None,
+            "subject_ids": customer_ids_for_number(tenant=request.tenant, number=number)
+            if number
+            else None,
+            "action": data["action"],
+            "since": data["since"],
+            "until": data["until"],
+        }
+    entries = selectors.access_log(tenant=request.tenant, **filters)
+    page = Paginator(entries, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "crm/access_log.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )

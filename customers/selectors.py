@@ -546,3 +546,15 @@ def interaction_list(*, tenant: Tenant, customer: Customer) -> QuerySet[Interact
         .select_related("staff", "branch")
         .order_by("-occurred_at", "-pk")
     )
+
+
+def customer_ids_for_number(*, tenant: Tenant, number: str) -> list[int]:
+    """The customer with this number and the records merged into it (the access log
+    names the record that was opened, which may be a merged-away duplicate)."""
+    found = list(
+        Customer.objects.filter(tenant=tenant, customer_number=number).values_list("pk", flat=True)
+    )
+    merged = Customer.objects.filter(tenant=tenant, merged_into_id__in=found).values_list(
+        "pk", flat=True
+    )
+    return found + list(merged)
