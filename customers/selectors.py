@@ -548,13 +548,25 @@ def interaction_list(*, tenant: Tenant, customer: Customer) -> QuerySet[Interact
     )
 
 
+def customer_ids_with_merged(*, tenant: Tenant, customer_ids: list[int]) -> list[int]:
+    """These customers and every record merged into them, however many merges deep
+    (a merged-away duplicate still holds the same person's data)."""
+    ids = list(customer_ids)
+    frontier = list(customer_ids)
+    while frontier:
+        frontier = list(
+            Customer.objects.filter(tenant=tenant, merged_into_id__in=frontier).values_list(
+                "pk", flat=True
+            )
+        )
+        ids += frontier
+    return ids
+
+
 def customer_ids_for_number(*, tenant: Tenant, number: str) -> list[int]:
     """The customer with this number and the records merged into it (the access log
     names the record that was opened, which may be a merged-away duplicate)."""
     found = list(
         Customer.objects.filter(tenant=tenant, customer_number=number).values_list("pk", flat=True)
     )
-    merged = Customer.objects.filter(tenant=tenant, merged_into_id__in=found).values_list(
-        "pk", flat=True
-    )
-    return found + list(merged)
+    return customer_ids_with_merged(tenant=tenant, customer_ids=found)

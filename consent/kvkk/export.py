@@ -20,6 +20,7 @@ from django.utils.module_loading import autodiscover_modules
 
 from crm.models import Tenant
 from customers.models import Customer
+from customers.selectors import customer_ids_with_merged
 
 SectionRows = Callable[[Tenant, list[int]], Iterable[dict[str, Any]]]
 
@@ -80,9 +81,7 @@ def _plain(value: Any) -> Any:
 
 def customer_export(*, tenant: Tenant, customer: Customer) -> dict[str, Any]:
     """Every section for the customer and the records merged into it, as plain data."""
-    from consent.kvkk.services import _with_merged
-
-    ids = _with_merged(customer)
+    ids = customer_ids_with_merged(tenant=tenant, customer_ids=[customer.pk])
     out: dict[str, Any] = {
         "tenant": tenant.name,
         "customer_number": customer.customer_number,

@@ -32,6 +32,7 @@ from customers.models import (
     Phone,
     RiskFlag,
 )
+from customers.selectors import customer_ids_with_merged
 
 
 @transaction.atomic
@@ -109,20 +110,6 @@ def dsr_close(
     return request
 
 
-def _with_merged(customer: Customer) -> list[int]:
-    """The customer and every record merged into it (they hold the same person's data)."""
-    ids = [customer.pk]
-    frontier = [customer.pk]
-    while frontier:
-        frontier = list(
-            Customer.objects.filter(
-                tenant_id=customer.tenant_id, merged_into_id__in=frontier
-            ).values_list("pk", flat=True)
-        )
-        ids += frontier
-    return ids
-
-
 @transaction.atomic
 def customer_anonymise(
     *,
@@ -145,7 +132,7 @@ def customer_anonymise(
     ensure_same_tenant(tenant, customer, request)
     if not reason.strip():
         raise ValidationError({"reason": [_("Write why the data is destroyed.")]})
-    ids = _with_merged(customer)
+    ids = customer_ids_with_merged(tenant=tenant, customer_ids=[customer.pk])
     destroyed: dict[str, int] = {}
 
     def count(name: str, value: int) -> None:
