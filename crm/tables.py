@@ -84,3 +84,11 @@ def _cell_text(value: Any) -> str:
     if hasattr(value, "date") and hasattr(value, "isoformat"):
         return value.date().isoformat() if hasattr(value, "hour") else value.isoformat()
     return str(value)
+
+
+def csv_safe_cell(value: Any) -> str:
+    """A value for a CSV people will open in a spreadsheet: text that a spreadsheet
+    would run as a formula (=, +, -, @, tab, CR first) is prefixed with an apostrophe
+    (CSV injection)."""
+    text = str(value or "")
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

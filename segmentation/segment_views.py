@@ -17,6 +17,7 @@ from crm import services as crm_services
 from crm.http import TenantRequest, tenant_view
 from crm.models import Branch, PersonalDataAccess
 from crm.permissions import Perm
+from crm.tables import csv_safe_cell
 from crm.tenancy import tenant_context
 from customers.models import Customer, ProductCategory, RiskFlag, Touchpoint
 from segmentation import rules, saved_segments
@@ -325,12 +326,6 @@ def segment_movement(
     return render(request, "segmentation/segments/movement.html", context)
 
 
-def _safe_cell(value: Any) -> str:
-    """No spreadsheet formulas from customer data (CSV injection)."""
-    text = str(value or "")
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -370,7 +365,7 @@ def segment_export(
         # The response streams after the request's tenant scope has closed.
         with tenant_context(tenant):
             for row in members.iterator(chunk_size=5000):
-                yield writer.writerow([_safe_cell(v) for v in row])
+                yield writer.writerow([csv_safe_cell(v) for v in row])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime(latest.taken_at).strftime("%Y%m%d-%H%M")
