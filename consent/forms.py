@@ -81,3 +81,11 @@ class ConsentSettingsForm(forms.Form):
         choices=TacirPolicy.choices,
         widget=forms.RadioSelect,
     )
+    profiling_needs_explicit_consent = forms.BooleanField(
+        label=_("Profiling needs explicit consent (açık rıza)"),
+        required=False,
+        help_text=_(
+            "Leave customers out of behaviour segments and personal offers until they "
+            "have given explicit consent for profiling on their customer page."
+        ),
+    )

@@ -10,7 +10,14 @@ from django.utils.translation import gettext_lazy as _
 
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem
 from consent.kvkk.export import declare_not_personal, register_section, values
-from consent.kvkk.models import DataSubjectRequest, ErasureLog
+from consent.kvkk.models import (
+    DataSubjectRequest,
+    DestructionRun,
+    ErasureLog,
+    PrivacyDecision,
+    PrivacyText,
+    RetentionRule,
+)
 from consent.models import ConsentEvent, ConsentSettings, ConsentState
 from crm.models import Tenant
 from customers.models import Email, Phone
@@ -49,6 +56,24 @@ def _requests(tenant: Tenant, ids: list[int]) -> Iterable[dict[str, Any]]:
     )  # fmt: skip
 
 
+@register_section(
+    "privacy_notices",
+    _("Information notices shown and explicit consents (açık rıza)"),
+    covers=[PrivacyDecision],
+)
+def _privacy_decisions(tenant: Tenant, ids: list[int]) -> Iterable[dict[str, Any]]:
+    return values(
+        PrivacyDecision.objects.filter(tenant=tenant, customer_id__in=ids).order_by(
+            "recorded_at", "id"
+        ),
+        "text__kind", "text__purpose", "text__version", "text__title", "decision",
+        "recorded_at", "touchpoint", "branch__name", "document_ref",
+    )  # fmt: skip
+
+
+declare_not_personal(PrivacyText, "the tenant's published notice and consent texts")
+declare_not_personal(RetentionRule, "the tenant's retention settings")
+declare_not_personal(DestructionRun, "counts of what a periodic destruction removed")
 declare_not_personal(
     ErasureLog, "the proof that data was destroyed: a customer id and number, no personal data"
 )

@@ -260,6 +260,14 @@ class ConsentSettings(TenantOwnedModel):
         choices=TacirPolicy.choices,
         default=TacirPolicy.RET_ONLY,
     )
+    profiling_needs_explicit_consent = models.BooleanField(
+        _("profiling needs explicit consent"),
+        default=False,
+        help_text=_(
+            "Leave customers out of behaviour segments and personal offers until they "
+            "have given explicit consent (açık rıza) for profiling."
+        ),
+    )
     # SHA-256 of the secret the SMS provider sends with reply-keyword webhooks.
     sms_webhook_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -275,13 +283,24 @@ class ConsentSettings(TenantOwnedModel):
 # İYS synchronisation models live beside their services; importing them here
 # registers them in this app.
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem  # noqa: E402
-from consent.kvkk.models import DataSubjectRequest, ErasureLog  # noqa: E402
+from consent.kvkk.models import (  # noqa: E402
+    DataSubjectRequest,
+    DestructionRun,
+    ErasureLog,
+    PrivacyDecision,
+    PrivacyText,
+    RetentionRule,
+)
 
 __all__ = [
     "DataSubjectRequest",
+    "DestructionRun",
     "ErasureLog",
     "IysAccount",
     "IysBrand",
     "IysPushBatch",
     "IysPushItem",
+    "PrivacyDecision",
+    "PrivacyText",
+    "RetentionRule",
 ]

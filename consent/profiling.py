@@ -1,21 +1,37 @@
 """KVKK: may this tenant profile a customer (segments, behaviour clusters, offers)?
 
-Segmentation and personalisation ask only these two functions. A customer is left
-out when they objected to profiling (a KVKK objection request that was not rejected)
-or when their data was erased. Versioned explicit-consent texts (açık rıza) per
-purpose are not recorded yet; when they are, "the tenant requires explicit consent
-for profiling and this person has not given it" joins the same query.
+Segmentation and personalisation ask only these functions. A customer is left out
+when they objected to profiling (a KVKK objection request that was not rejected),
+when their data was erased, or, where the tenant's consent settings say profiling
+needs explicit consent (açık rıza), when their latest decision on the profiling
+consent text is not "given".
 """
 
 from __future__ import annotations
+
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant
 from customers.models import Customer
 
 
+def _needs_explicit_consent(tenant: Tenant) -> bool:
+    from consent.models import ConsentSettings
+
+    return ConsentSettings.objects.filter(
+        tenant=tenant, profiling_needs_explicit_consent=True
+    ).exists()
+
+
 def profiling_excluded_customer_ids(*, tenant: Tenant) -> set[int]:
     """Ids of the tenant's customers who must be left out of profiling (one query)."""
-    from consent.kvkk.models import DataSubjectRequest, RequestKind, RequestStatus
+    from consent.kvkk.models import (
+        DataSubjectRequest,
+        ProcessingPurpose,
+        RequestKind,
+        RequestStatus,
+    )
+    from consent.kvkk.notices import customers_with_explicit_consent
 
     objected = (
         DataSubjectRequest.objects.filter(
@@ -25,12 +41,51 @@ def profiling_excluded_customer_ids(*, tenant: Tenant) -> set[int]:
         .values("customer_id")
     )
     erased = Customer.objects.filter(tenant=tenant, anonymised_at__isnull=False).values("pk")
-    return set(
-        Customer.objects.filter(tenant=tenant)
-        .filter(pk__in=objected.union(erased, all=True))
-        .values_list("pk", flat=True)
+    excluded = Customer.objects.filter(tenant=tenant).filter(
+        pk__in=objected.union(erased, all=True)
     )
+    if _needs_explicit_consent(tenant):
+        excluded = excluded | Customer.objects.filter(tenant=tenant).exclude(
+            pk__in=customers_with_explicit_consent(
+                tenant=tenant, purpose=ProcessingPurpose.PROFILING
+            )
+        )
+    return set(excluded.values_list("pk", flat=True))
 
 
 def may_profile(*, tenant: Tenant, customer: Customer) -> bool:
-    return customer.pk not in profiling_excluded_customer_ids(tenant=tenant)
+    return profiling_exclusion_reason(tenant=tenant, customer=customer) is None
+
+
+def profiling_exclusion_reason(*, tenant: Tenant, customer: Customer) -> str | None:
+    """Why this customer is left out of profiling, in words; None if they are not."""
+    from consent.kvkk.models import (
+        DataSubjectRequest,
+        PrivacyDecisionKind,
+        ProcessingPurpose,
+        RequestKind,
+        RequestStatus,
+    )
+    from consent.kvkk.notices import latest_explicit_decisions
+
+    if customer.anonymised_at is not None:
+        return _("The customer's data was erased.")
+    if (
+        DataSubjectRequest.objects.filter(
+            tenant=tenant, kind=RequestKind.OBJECTION, customer=customer
+        )
+        .exclude(status=RequestStatus.REJECTED)
+        .exists()
+    ):
+        return _("The customer objected to profiling (KVKK request).")
+    if _needs_explicit_consent(tenant):
+        decision = latest_explicit_decisions(tenant=tenant, customer=customer).get(
+            ProcessingPurpose.PROFILING
+        )
+        if decision is None:
+            return _("No explicit consent for profiling has been given.")
+        if decision.decision == PrivacyDecisionKind.DECLINED:
+            return _("The customer refused explicit consent for profiling.")
+        if decision.decision == PrivacyDecisionKind.WITHDRAWN:
+            return _("The customer withdrew explicit consent for profiling.")
+    return None

@@ -69,12 +69,16 @@ def consent_settings_get(*, tenant: Tenant) -> ConsentSettings:
 
 
 @transaction.atomic
-def consent_settings_update(*, tenant: Tenant, tacir_policy: str) -> ConsentSettings:
+def consent_settings_update(
+    *, tenant: Tenant, tacir_policy: str, profiling_needs_explicit_consent: bool | None = None
+) -> ConsentSettings:
     if tacir_policy not in TacirPolicy.values:
         raise ValidationError(_("Choose how business recipients are treated."))
     row, _created = ConsentSettings.objects.get_or_create(tenant=tenant)
     row.tacir_policy = tacir_policy
-    row.save(update_fields=["tacir_policy", "updated_at"])
+    if profiling_needs_explicit_consent is not None:
+        row.profiling_needs_explicit_consent = profiling_needs_explicit_consent
+    row.save(update_fields=["tacir_policy", "profiling_needs_explicit_consent", "updated_at"])
     return row
 
 

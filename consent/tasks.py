@@ -1,4 +1,5 @@
-"""Celery discovers tasks in <app>.tasks: the İYS tasks live in consent/iys/tasks.py."""
+"""Celery discovers tasks in <app>.tasks: the İYS tasks live in consent/iys/tasks.py,
+the KVKK ones in consent/kvkk/tasks.py."""
 
 from consent.iys.tasks import (  # noqa: F401
     iys_pull_all,
@@ -8,4 +9,10 @@ from consent.iys.tasks import (  # noqa: F401
     iys_reconcile_all,
     iys_reconcile_task,
     iys_sync_job_task,
+)
+from consent.kvkk.tasks import (  # noqa: F401
+    dsr_reminders_all,
+    dsr_reminders_task,
+    retention_destroy_all,
+    retention_destroy_task,
 )

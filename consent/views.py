@@ -195,14 +195,19 @@ def consent_settings(request: TenantRequest, tenant_slug: str) -> HttpResponse:
     current = services.consent_settings_get(tenant=request.tenant)
     form = ConsentSettingsForm(
         request.POST if request.POST.get("action") == "policy" else None,
-        initial={"tacir_policy": current.tacir_policy},
+        initial={
+            "tacir_policy": current.tacir_policy,
+            "profiling_needs_explicit_consent": current.profiling_needs_explicit_consent,
+        },
     )
     new_secret = None
     if request.method == "POST" and request.POST.get("action") == "rotate":
         new_secret = services.consent_webhook_secret_rotate(tenant=request.tenant)
     elif request.method == "POST" and form.is_valid():
         services.consent_settings_update(
-            tenant=request.tenant, tacir_policy=form.cleaned_data["tacir_policy"]
+            tenant=request.tenant,
+            tacir_policy=form.cleaned_data["tacir_policy"],
+            profiling_needs_explicit_consent=form.cleaned_data["profiling_needs_explicit_consent"],
         )
         messages.success(request, _("Consent settings saved."))
         return redirect("consent:settings", tenant_slug=request.tenant.slug)

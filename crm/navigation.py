@@ -51,6 +51,14 @@ NAVIGATION: list[NavEntry] = [
     NavEntry(
         "kvkk_requests", _("KVKK requests"), "kvkk:requests", Perm.MANAGE_PRIVACY, "person-lock"
     ),
+    NavEntry(
+        "privacy_texts",
+        _("Notices & explicit consent"),
+        "kvkk:texts",
+        Perm.MANAGE_PRIVACY,
+        "file-earmark-text",
+    ),
+    NavEntry("retention", _("Retention"), "kvkk:retention", Perm.MANAGE_PRIVACY, "trash3"),
     NavEntry("access_log", _("Access log"), "crm:access_log", Perm.VIEW_ACCESS_LOG, "eye"),
 ]
 

@@ -194,6 +194,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "consent.iys.tasks.iys_reconcile_all",
         "schedule": crontab(hour=4, minute=15),
     },
+    # KVKK: remind of request deadlines every morning; destroy what outlived its
+    # retention period monthly (the regulation allows at most six months).
+    "kvkk-request-reminders": {
+        "task": "consent.kvkk.tasks.dsr_reminders_all",
+        "schedule": crontab(hour=8, minute=0),
+    },
+    "kvkk-periodic-destruction": {
+        "task": "consent.kvkk.tasks.retention_destroy_all",
+        "schedule": crontab(hour=1, minute=30, day_of_month=1),
+    },
 }
 
 # --- İYS (İleti Yönetim Sistemi) --------------------------------------------------
@@ -283,6 +293,8 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tekil CRM <no-reply@tekil.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach the app: links in e-mails sent by background jobs.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "tr"

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from consent import services as consent_services
+from consent.kvkk.models import PrivacyDecision
 from consent.models import ConsentEvent
 from crm.models import Tenant, User
 from crm.tenancy import ensure_same_tenant
@@ -68,6 +69,9 @@ REPOINTED: dict[str, tuple[type[models.Model], str]] = {
     "interaction": (Interaction, "customer"),
     "complaint": (Complaint, "customer"),
     "riskflag": (RiskFlag, "customer"),
+    # What the person was told and agreed to follows them; the latest decision per
+    # purpose stays their current will.
+    "privacydecision": (PrivacyDecision, "customer"),
     # Records merged into the dropped one earlier now point at the kept one.
     "customer": (Customer, "merged_into"),
 }

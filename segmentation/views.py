@@ -109,7 +109,20 @@ def run_detail(request: TenantRequest, tenant_slug: str, segmentationrun_id: int
 def customer_value_card(request: TenantRequest, tenant_slug: str, customer_id: int) -> HttpResponse:
     """The customer page's "Value & segments" card, loaded after the page (HTMX) so
     the page itself stays within its query budget."""
-    if not Customer.objects.filter(tenant=request.tenant, pk=customer_id).exists():
+    from consent import profiling
+
+    customer = Customer.objects.filter(tenant=request.tenant, pk=customer_id).first()
+    if customer is None:
         raise Http404(_("No such customer."))
     card = selectors.customer_value_card(tenant=request.tenant, customer_id=customer_id)
-    return render(request, "segmentation/_customer_card.html", {"value_card": card})
+    # Why, in words, so staff can tell the customer what would change it.
+    excluded_because = (
+        profiling.profiling_exclusion_reason(tenant=request.tenant, customer=customer)
+        if card is not None and card.score.profiling_excluded
+        else None
+    )
+    return render(
+        request,
+        "segmentation/_customer_card.html",
+        {"value_card": card, "excluded_because": excluded_because},
+    )

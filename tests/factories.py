@@ -16,7 +16,19 @@ from django.utils import timezone
 
 from consent.iys.crypto import encrypt_secret
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem
-from consent.kvkk.models import DataSubjectRequest, ErasureLog, RequestKind
+from consent.kvkk.models import (
+    DataKind,
+    DataSubjectRequest,
+    DestructionRun,
+    ErasureLog,
+    PrivacyDecision,
+    PrivacyDecisionKind,
+    PrivacyText,
+    PrivacyTextKind,
+    ProcessingPurpose,
+    RequestKind,
+    RetentionRule,
+)
 from consent.models import (
     ConsentEvent,
     ConsentSettings,
@@ -461,6 +473,43 @@ class ErasureLogFactory(TenantOwnedFactory):
     reason = "Silme başvurusu"
 
 
+class PrivacyTextFactory(TenantOwnedFactory):
+    class Meta:
+        model = PrivacyText
+
+    kind = PrivacyTextKind.NOTICE
+    purpose = ProcessingPurpose.CUSTOMER_RELATIONSHIP
+    version = factory.Sequence(lambda n: n + 1)
+    title = "Müşteri aydınlatma metni"
+    body = "Kişisel verileriniz satış ve müşteri ilişkisi amacıyla işlenir."
+
+
+class PrivacyDecisionFactory(TenantOwnedFactory):
+    class Meta:
+        model = PrivacyDecision
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+    text = factory.SubFactory(PrivacyTextFactory, tenant=_same_tenant())
+    decision = PrivacyDecisionKind.SHOWN
+
+
+class RetentionRuleFactory(TenantOwnedFactory):
+    class Meta:
+        model = RetentionRule
+        django_get_or_create = ("tenant", "data_kind")
+
+    data_kind = DataKind.ACCESS_LOG
+    keep_months = 24
+
+
+class DestructionRunFactory(TenantOwnedFactory):
+    class Meta:
+        model = DestructionRun
+
+    trigger = DestructionRun.Trigger.SCHEDULED
+    status = DestructionRun.Status.DONE
+
+
 FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     Branch: BranchFactory,
     Membership: MembershipFactory,
@@ -499,6 +548,10 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     NextBestOffer: NextBestOfferFactory,
     DataSubjectRequest: DataSubjectRequestFactory,
     ErasureLog: ErasureLogFactory,
+    PrivacyText: PrivacyTextFactory,
+    PrivacyDecision: PrivacyDecisionFactory,
+    RetentionRule: RetentionRuleFactory,
+    DestructionRun: DestructionRunFactory,
 }
 
 from tests.factories_segments import SEGMENT_FACTORIES  # noqa: E402

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,6 +15,7 @@ from consent.kvkk.models import (
     DataSubjectRequest,
     ErasureLog,
     IdentityCheck,
+    PrivacyDecision,
     RequestKind,
     RequestStatus,
 )
@@ -180,6 +183,12 @@ def customer_anonymise(
             customer=None, user_agent="", ip_address=None, note="", document_ref=""
         ),
     )
+    count(
+        "privacy_decision_details",
+        PrivacyDecision.objects.filter(tenant=tenant, customer_id__in=ids).update(
+            ip_address=None, user_agent="", document_ref=""
+        ),
+    )
     from segmentation.services import segmentation_forget_customers
 
     count("segmentation_rows", segmentation_forget_customers(tenant=tenant, customer_ids=ids))
@@ -213,3 +222,67 @@ def customer_anonymise(
         reason=reason.strip()[:300],
         destroyed=destroyed,
     )
+
+
+def dsr_reminders_send(*, tenant: Tenant, base_url: str = "") -> int:
+    """E-mail a daily reminder of the open requests due within a week or overdue.
+
+    Each request's owner hears about it; requests without an owner go to every
+    member who handles privacy. A request is reminded at most once a day, so the
+    job may run twice without sending twice. Returns the number of e-mails.
+    """
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    from consent.kvkk.models import DUE_SOON_DAYS, OPEN_STATUSES
+    from crm.models import Membership
+    from crm.permissions import Perm, role_has_permission
+
+    today = timezone.localdate()
+    due = list(
+        DataSubjectRequest.objects.filter(
+            tenant=tenant,
+            status__in=OPEN_STATUSES,
+            due_on__lte=today + timedelta(days=DUE_SOON_DAYS),
+        )
+        .exclude(reminded_on=today)
+        .select_related("owner", "customer")
+        .order_by("due_on", "pk")
+    )
+    if not due:
+        return 0
+    handlers = [
+        m.user
+        for m in Membership.objects.filter(tenant=tenant, is_active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__email")
+        if role_has_permission(m.role, Perm.MANAGE_PRIVACY)
+    ]
+    per_user: dict[str, list[DataSubjectRequest]] = {}
+    for dsr in due:
+        for user in [dsr.owner] if dsr.owner and dsr.owner.is_active else handlers:
+            if user.email:
+                per_user.setdefault(user.email, []).append(dsr)
+    for email, requests in per_user.items():
+        overdue = sum(1 for r in requests if r.due_on < today)
+        subject = _("%(tenant)s: %(count)d KVKK request(s) need an answer soon") % {
+            "tenant": tenant.name,
+            "count": len(requests),
+        }
+        body = render_to_string(
+            "consent/kvkk/email/reminder.txt",
+            {
+                "tenant": tenant,
+                "requests": requests,
+                "overdue": overdue,
+                "today": today,
+                "register_url": base_url.rstrip("/")
+                + reverse("kvkk:requests", kwargs={"tenant_slug": tenant.slug}),
+            },
+        )
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
+    DataSubjectRequest.objects.filter(tenant=tenant, pk__in=[r.pk for r in due]).update(
+        reminded_on=today
+    )
+    return len(per_user)

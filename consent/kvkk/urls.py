@@ -15,4 +15,9 @@ urlpatterns = [
         views.request_export,
         name="request_export",
     ),
+    path("kvkk/texts/", views.privacy_text_list, name="texts"),
+    path("kvkk/texts/new/", views.privacy_text_new, name="text_new"),
+    path("kvkk/texts/<int:privacytext_id>/", views.privacy_text_detail, name="text"),
+    path("kvkk/retention/", views.retention_settings, name="retention"),
+    path("customers/<int:customer_id>/privacy/", views.customer_privacy, name="customer_privacy"),
 ]
