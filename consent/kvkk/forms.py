@@ -134,6 +134,6 @@ class RetentionForm(forms.Form):
                 min_value=policy.minimum_months,
                 max_value=600,
                 initial=months[kind],
-                help_text=policy.basis,
+                help_text=str(policy.basis),
             )
             self.fields[kind].widget.attrs["data-minimum"] = policy.minimum_months

@@ -102,9 +102,7 @@ def privacy_decision_record(
 ) -> PrivacyDecision:
     """Record that ``customer`` was shown ``text`` or decided on it (see module doc)."""
     ensure_same_tenant(tenant, customer, text, proof.branch)
-    if Customer.objects.filter(
-        tenant=tenant, pk=customer.pk, anonymised_at__isnull=False
-    ).exists():
+    if Customer.objects.filter(tenant=tenant, pk=customer.pk, anonymised_at__isnull=False).exists():
         raise ValidationError(_("This customer's data was erased; nothing more is recorded."))
     if decision not in DECISIONS_FOR_KIND[PrivacyTextKind(text.kind)]:
         raise ValidationError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -44,7 +44,7 @@ def _customer(world: TenantWorld, first: str, phone: str) -> Customer:
 
 
 def test_months_before_clamps_to_the_end_of_the_month() -> None:
-    moment = timezone.make_aware(timezone.datetime(2026, 3, 31, 10, 0))
+    moment = timezone.make_aware(datetime(2026, 3, 31, 10, 0))
     assert retention.months_before(moment, 1).date().isoformat() == "2026-02-28"
     assert retention.months_before(moment, 15).date().isoformat() == "2024-12-31"
     assert retention.months_before(moment, 0) == moment
@@ -120,7 +120,9 @@ def test_destruction_of_texts_logs_superseded_consents_requests_and_files(
     tenant = world_a.tenant
     with tenant_context(tenant):
         ayse = _customer(world_a, "Ayşe", "0532 200 00 01")
-        old_note = InteractionFactory(tenant=tenant, customer=ayse, notes="Eşi hastanede")
+        old_note: Interaction = InteractionFactory.create(
+            tenant=tenant, customer=ayse, notes="Eşi hastanede"
+        )
         PersonalDataAccess.objects.create(
             tenant=tenant, subject_type="customer", subject_id=ayse.pk, action="view"
         )
@@ -164,7 +166,7 @@ def test_destruction_of_texts_logs_superseded_consents_requests_and_files(
                 status=RequestStatus.COMPLETED,
                 resolution="Yanıtlandı",
             )
-        upload = JobFactory(
+        upload: Job = JobFactory.create(
             tenant=tenant,
             kind="customers.import",
             status=Job.Status.SUCCEEDED,
@@ -204,9 +206,9 @@ def test_a_second_run_waits_for_the_first_and_the_beat_fans_out(world_a: TenantW
         DestructionRun.objects.create(tenant=tenant, trigger="scheduled")
         with pytest.raises(retention.DestructionBusy):
             retention.retention_destroy(tenant=tenant, actor=None, trigger="manual")
-        assert retention_destroy_task.apply(args=[tenant.pk]).get() == {"skipped": "busy"}
+        assert retention_destroy_task.apply(args=(tenant.pk,)).get() == {"skipped": "busy"}
         DestructionRun.objects.filter(tenant=tenant).update(status=DestructionRun.Status.DONE)
-    result = retention_destroy_task.apply(args=[tenant.pk], kwargs={"actor_id": world_a.owner.pk})
+    result = retention_destroy_task.apply(args=(tenant.pk,), kwargs={"actor_id": world_a.owner.pk})
     assert set(result.get()["destroyed"]) == set(DataKind.values)
     with tenant_context(tenant):
         latest = DestructionRun.objects.filter(tenant=tenant).first()
@@ -281,7 +283,9 @@ def test_interactions_of_living_customers_keep_recent_notes(world_a: TenantWorld
     tenant = world_a.tenant
     with tenant_context(tenant):
         ayse = _customer(world_a, "Ayşe", "0532 300 00 01")
-        recent = InteractionFactory(tenant=tenant, customer=ayse, notes="Yeni not")
+        recent: Interaction = InteractionFactory.create(
+            tenant=tenant, customer=ayse, notes="Yeni not"
+        )
         run = retention.retention_destroy(tenant=tenant, actor=None, trigger="manual")
         assert run.destroyed[DataKind.CONTACT_TEXTS] == 0
         assert Interaction.objects.get(pk=recent.pk).notes == "Yeni not"
