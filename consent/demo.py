@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -157,3 +159,136 @@ def seed_consents(tenant: Tenant, options: DemoOptions, report: DemoReport) -> N
         f"{len(events)} consent events for {len(latest)} recipient/channel pairs "
         f"({refused} withdrawn, {pending} waiting for İYS)"
     )
+
+
+# Demo texts a KOBİ might publish (Turkish content, not UI strings).
+DEMO_TEXTS = Path(__file__).with_name("demo_texts")
+
+
+@register_seeder
+@transaction.atomic
+def seed_privacy(tenant: Tenant, options: DemoOptions, report: DemoReport) -> None:
+    """Published notices and explicit-consent texts, what customers saw and decided,
+    a few KVKK requests; profiling needs explicit consent in the demo company."""
+    from consent.kvkk.models import (
+        DataSubjectRequest,
+        IdentityCheck,
+        PrivacyDecision,
+        PrivacyDecisionKind,
+        PrivacyText,
+        PrivacyTextKind,
+        ProcessingPurpose,
+        RequestKind,
+        RequestStatus,
+    )
+    from consent.models import ConsentSettings
+
+    rng = random.Random(options.seed * 7919 + 5)  # noqa: S311 (demo data)
+    DataSubjectRequest.objects.filter(tenant=tenant).delete()
+    PrivacyDecision.objects.filter(tenant=tenant).delete()
+    PrivacyText.objects.filter(tenant=tenant).delete()
+    now = timezone.now()
+    published = now - dt.timedelta(days=800)
+
+    def text(kind: str, purpose: str, version: int, title: str, body: str, at: dt.datetime) -> Any:
+        return PrivacyText.objects.create(
+            tenant=tenant, kind=kind, purpose=purpose, version=version, title=title,
+            body=body.format(tenant=tenant.name), published_at=at,
+        )  # fmt: skip
+
+    notice_v1 = text(
+        PrivacyTextKind.NOTICE, ProcessingPurpose.CUSTOMER_RELATIONSHIP, 1,
+        "Müşteri aydınlatma metni", _demo_text("notice.txt").split("\nAktarım")[0], published,
+    )  # fmt: skip
+    revised = now - dt.timedelta(days=120)
+    notice_v2 = text(
+        PrivacyTextKind.NOTICE, ProcessingPurpose.CUSTOMER_RELATIONSHIP, 2,
+        "Müşteri aydınlatma metni", _demo_text("notice.txt"), revised,
+    )  # fmt: skip
+    profiling = text(
+        PrivacyTextKind.EXPLICIT_CONSENT, ProcessingPurpose.PROFILING, 1,
+        "Kişiselleştirilmiş teklifler için açık rıza", _demo_text("profiling.txt"), published,
+    )  # fmt: skip
+    group = text(
+        PrivacyTextKind.EXPLICIT_CONSENT, ProcessingPurpose.GROUP_SHARING, 1,
+        "Grup şirketleriyle paylaşım için açık rıza", _demo_text("group_sharing.txt"), published,
+    )  # fmt: skip
+    branches = list(Branch.objects.filter(tenant=tenant).order_by("code"))
+    decisions: list[PrivacyDecision] = []
+    customers = Customer.objects.filter(
+        tenant=tenant, merged_into__isnull=True, anonymised_at__isnull=True
+    ).values_list("pk", "created_at")
+    for customer_id, created in customers.order_by("pk").iterator():
+        if rng.random() > 0.85:
+            continue  # never shown anything: old records from before the notice
+        at = max(created, published) + dt.timedelta(hours=rng.randint(0, 2000))
+        at = min(at, now - dt.timedelta(hours=1))
+        branch = rng.choice(branches) if branches else None
+        proof = {"tenant": tenant, "customer_id": customer_id, "branch": branch,
+                 "touchpoint": Touchpoint.BRANCH_VISIT}  # fmt: skip
+        seen = notice_v2 if at >= revised else notice_v1
+        decisions.append(PrivacyDecision(text=seen, decision=PrivacyDecisionKind.SHOWN,
+                                         recorded_at=at, **proof))  # fmt: skip
+        roll = rng.random()
+        if roll < 0.68:
+            decisions.append(PrivacyDecision(
+                text=profiling, decision=PrivacyDecisionKind.ACCEPTED, recorded_at=at,
+                document_ref=f"RZ-{customer_id:07d}", **proof,
+            ))  # fmt: skip
+            if rng.random() < 0.04:
+                decisions.append(PrivacyDecision(
+                    text=profiling, decision=PrivacyDecisionKind.WITHDRAWN,
+                    recorded_at=min(at + dt.timedelta(days=rng.randint(5, 200)), now), **proof,
+                ))  # fmt: skip
+        elif roll < 0.80:
+            decisions.append(PrivacyDecision(
+                text=profiling, decision=PrivacyDecisionKind.DECLINED, recorded_at=at, **proof
+            ))  # fmt: skip
+        if rng.random() < 0.3:
+            decisions.append(PrivacyDecision(
+                text=group, decision=PrivacyDecisionKind.ACCEPTED, recorded_at=at, **proof
+            ))  # fmt: skip
+    PrivacyDecision.objects.bulk_create(decisions, batch_size=2000)
+    ConsentSettings.objects.update_or_create(
+        tenant=tenant, defaults={"profiling_needs_explicit_consent": True}
+    )
+    # A handful of KVKK applications in various states.
+    people = list(
+        Customer.objects.filter(tenant=tenant, merged_into__isnull=True, kind="person")
+        .exclude(first_name="")
+        .order_by("pk")[:40]
+    )
+    today = timezone.localdate()
+    plan = [
+        (RequestKind.ACCESS, 24, RequestStatus.OPEN, "",
+         "Hangi verilerimin tutulduğunu öğrenmek istiyorum."),
+        (RequestKind.CORRECTION, 9, RequestStatus.IN_PROGRESS, IdentityCheck.IN_PERSON,
+         "Adresim değişti, kayıtların düzeltilmesini istiyorum."),
+        (RequestKind.OBJECTION, 70, RequestStatus.COMPLETED, IdentityCheck.E_SIGNATURE,
+         "Alışverişlerimin analiz edilmesine itiraz ediyorum."),
+        (RequestKind.ACCESS, 120, RequestStatus.COMPLETED, IdentityCheck.REGISTERED_CONTACT,
+         "Verilerimin bir kopyasını istiyorum."),
+    ]  # fmt: skip
+    for (kind, days_ago, status, identity, details), person in zip(
+        plan, rng.sample(people, min(len(plan), len(people))), strict=False
+    ):
+        received = today - dt.timedelta(days=days_ago)
+        closed = status == RequestStatus.COMPLETED
+        DataSubjectRequest.objects.create(
+            tenant=tenant, customer=person, requester_name=person.display_name, kind=kind,
+            channel="Şube, yazılı dilekçe", received_on=received,
+            due_on=DataSubjectRequest.due_for(received), status=status, details=details,
+            identity_method=identity,
+            identity_checked_at=now - dt.timedelta(days=days_ago - 1) if identity else None,
+            resolution="Başvuru sahibine yazılı yanıt verildi." if closed else "",
+            completed_at=now - dt.timedelta(days=max(days_ago - 20, 1)) if closed else None,
+        )  # fmt: skip
+    accepted = sum(1 for d in decisions if d.decision == PrivacyDecisionKind.ACCEPTED)
+    report.lines.append(
+        f"KVKK: 4 texts published, {len(decisions)} notice/consent records "
+        f"({accepted} explicit consents), {min(len(plan), len(people))} data-subject requests"
+    )
+
+
+def _demo_text(name: str) -> str:
+    return (DEMO_TEXTS / name).read_text(encoding="utf-8").strip()
