@@ -7,6 +7,7 @@ wrong for Turkish: I→ı and İ→i. Matching keys fold further to ASCII so tha
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from localflavor.tr.tr_provinces import PROVINCE_CHOICES
@@ -26,6 +27,8 @@ def turkish_upper(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_TR_UPPER).upper()
 
 
+# Names repeat a lot (Ayşe, Mehmet, Yılmaz…): imports and dedup key the same ones over.
+@functools.lru_cache(maxsize=65_536)
 def matching_key(text: str) -> str:
     """Lower-case, ASCII-folded, whitespace-collapsed key for comparing names."""
     folded = turkish_lower(text).translate(_ASCII_FOLD)

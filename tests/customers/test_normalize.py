@@ -868,3 +868,54 @@ def test_normalizers_raise_only_validation_errors(func: Callable[[Any], object],
         func(raw)
     except ValidationError as error:
         assert error.code
+
+
+_SEPARATORS = st.sampled_from(["", " ", "-", ".", "/", "  "])
+
+
+@hypothesis_settings
+@given(
+    national=st.from_regex(r"5[0-9]{9}", fullmatch=True),
+    prefix=st.sampled_from(["", "0", "90", "+90", "0090", "+90 (0)", "(0", "0 "]),
+    separator=_SEPARATORS,
+)
+@example(national="5321234567", prefix="+90", separator=" ")
+@example(national="5611234567", prefix="0", separator="")  # 561x: only some are valid
+@example(national="5001234567", prefix="0", separator="")
+def test_fast_turkish_mobile_path_agrees_with_phonenumbers(
+    national: str, prefix: str, separator: str
+) -> None:
+    from customers import normalize
+
+    written = prefix + separator.join([national[:3], national[3:6], national[6:8], national[8:]])
+    if prefix == "(0":
+        written = f"(0{national[:3]}) {national[3:]}"
+    fast = normalize._turkish_mobile(written)
+    try:
+        number = phonenumbers.parse(written, "TR")
+        valid = phonenumbers.is_valid_number(number)
+    except phonenumbers.NumberParseException:
+        valid = False
+    if fast is None:
+        return  # the full path decides, as before
+    assert valid
+    number_type = phonenumbers.number_type(number)
+    assert fast == normalize.NormalizedPhone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        national=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL),
+        international=phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        ),
+        is_mobile=True,
+        region=phonenumbers.region_code_for_number(number),
+        number_type=normalize._PHONE_TYPE_NAMES[number_type],
+    )
+
+
+def test_fast_path_takes_the_usual_spellings() -> None:
+    from customers import normalize
+
+    for written in ("0532 123 45 67", "5321234567", "905321234567", "00905321234567",
+                    "+90 (532) 123-45-67", "0532.123.45.67"):  # fmt: skip
+        found = normalize._turkish_mobile(written)
+        assert found is not None and found.e164 == "+905321234567", written
