@@ -164,6 +164,8 @@ class ImportUploadForm(forms.Form):
         choices=[],
         initial="customers",
         widget=forms.RadioSelect,
+        # Without a choice the file holds customers, as before there was a choice.
+        required=False,
     )
     file = forms.FileField(
         label=_("File"),
@@ -178,6 +180,9 @@ class ImportUploadForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k.key, k.label) for k in IMPORT_KINDS.values()]  # type: ignore[attr-defined]
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or "customers"
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
