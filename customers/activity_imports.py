@@ -205,17 +205,20 @@ def _resolve_customers(tenant: Tenant, rows: list[_Row]) -> None:
                 row.problem(
                     ambiguous,
                     _(
-                        "Several customers have this %(field)s; add a column with the "
-                        "customer number to say which one."
+                        "Several customers have this value (%(field)s); add a column with "
+                        "the customer number to say which one."
                     )
-                    % {"field": str(REFERENCE_FIELDS[ambiguous]).lower()},
+                    % {"field": REFERENCE_FIELDS[ambiguous]},
                     rejected=True,
                 )
             elif refs:
                 row.problem(
                     refs[0][0],
-                    _("No customer has this %(field)s; import or create the customer first.")
-                    % {"field": str(REFERENCE_FIELDS[refs[0][0]]).lower()},
+                    _(
+                        "No customer has this value (%(field)s); import or create the "
+                        "customer first."
+                    )
+                    % {"field": REFERENCE_FIELDS[refs[0][0]]},
                     rejected=True,
                 )
             else:
@@ -576,7 +579,9 @@ def _interaction_row(
     touchpoint = _choice(row, "touchpoint", kinds) or Touchpoint.IMPORT
     subject = " ".join(row.values.get("subject", "").split())
     if len(subject) > MAX_SUBJECT:
-        row.problem("subject", _("Too long; shortened to %(count)s characters.") % {"count": 200})
+        row.problem(
+            "subject", _("Too long; shortened to %(count)s characters.") % {"count": MAX_SUBJECT}
+        )
         subject = subject[:MAX_SUBJECT]
     follow_up_on: date | None = None
     if row.values.get("follow_up_on"):

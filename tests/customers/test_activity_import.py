@@ -155,7 +155,7 @@ def test_purchases_are_matched_by_number_phone_and_email(
     assert set(problems) == {7, 8, 9}
     assert all(p.rejected for p in problems.values())
     assert (problems[7].column, problems[7].value) == ("GSM", "0555 000 00 00")
-    assert "No customer has this customer's phone" in problems[7].reason
+    assert "No customer has this value (Customer's phone)" in problems[7].reason
     assert problems[8].column == "Tutar" and "amount" in problems[8].reason
     assert problems[9].column == "Tarih" and "does not exist" in problems[9].reason
 
