@@ -54,13 +54,15 @@ def _run(
     *,
     encoding: str = "utf-8",
     name: str = "dosya.csv",
-) -> activity_imports.ImportResult:
+) -> activity_imports.ActivityImportResult:
     table = tables.read_table(text.encode(encoding), name)
     with tenant_context(world.tenant):
         mapping = activity_imports.mapping_for(
             tenant=world.tenant, kind=kind, headers=table.headers
         )
-        return kind.run(tenant=world.tenant, actor=world.owner, table=table, mapping=mapping)
+        result = kind.run(tenant=world.tenant, actor=world.owner, table=table, mapping=mapping)
+    assert isinstance(result, activity_imports.ActivityImportResult)
+    return result
 
 
 def test_turkish_and_english_amounts_parse_alike() -> None:
