@@ -337,14 +337,15 @@ def _choice_labels(choices: Any, words: Mapping[str, str]) -> dict[str, str]:
     return labels
 
 
-def _choice(row: _Row, name: str, labels: dict[str, str]) -> str:
-    """The choice the row's label names; "" when empty or unknown (with a warning)."""
+def _choice(row: _Row, name: str, labels: dict[str, str], unknown: str = "") -> str:
+    """The choice the row's label names; "" when empty or unknown (with a warning,
+    ``unknown`` if given: what happens instead)."""
     raw = row.values.get(name, "")
     if not raw:
         return ""
     value = labels.get(_label_key(raw), "")
     if not value:
-        row.problem(name, _("Unknown value; left empty."))
+        row.problem(name, unknown or _("Unknown value; left empty."))
     return value
 
 
@@ -471,7 +472,12 @@ def _purchase_row(
         ref = _derived_ref(row.customer_id, purchased_at, amount)
     receipt = receipts.get(ref)
     if receipt is None:
-        touchpoint = _choice(row, "touchpoint", labels)
+        touchpoint = _choice(
+            row,
+            "touchpoint",
+            labels,
+            _("Unknown touchpoint; recorded as a branch visit with a branch, else e-commerce."),
+        )
         receipt = receipts[ref] = _Receipt(
             ref=ref,
             customer_id=row.customer_id,
@@ -543,9 +549,10 @@ def interactions_import(
     """Import contacts with customers; see the module docstring.
 
     The kind is read from English or Turkish labels ("Gelen arama", "Incoming call",
-    "şube ziyareti", "e-posta" …); an unknown or missing kind is recorded as a data
-    import with a warning. A missing subject becomes the kind's name. Bad optional
-    values (outcome, branch, follow-up date) keep the row and are reported.
+    "şube ziyareti", "e-posta" …); a missing kind is recorded as a data import, an
+    unknown one too, with a warning. A missing subject becomes the kind's name. Bad
+    optional values (outcome, branch, follow-up date) keep the row and are reported.
+    ``actor`` is not recorded as the interaction's staff: the importer was not there.
     """
     result = ActivityImportResult()
     rows = _rows(table, mapping, INTERACTION_FIELDS, result)
@@ -576,7 +583,10 @@ def _interaction_row(
     occurred_at = _moment(row, "occurred_at")
     if row.rejected or row.customer_id is None or occurred_at is None:
         return None
-    touchpoint = _choice(row, "touchpoint", kinds) or Touchpoint.IMPORT
+    touchpoint = (
+        _choice(row, "touchpoint", kinds, _("Unknown kind; recorded as a data import."))
+        or Touchpoint.IMPORT
+    )
     subject = " ".join(row.values.get("subject", "").split())
     if len(subject) > MAX_SUBJECT:
         row.problem(

@@ -439,7 +439,7 @@ def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: in
 
     try:
         job = Job.objects.get(
-            tenant=request.tenant, pk=job_id, kind__in=activity_imports.KIND_OF_JOB
+            tenant=request.tenant, pk=job_id, kind__in=list(activity_imports.KIND_OF_JOB)
         )
     except Job.DoesNotExist as missing:
         raise Http404 from missing

@@ -377,3 +377,41 @@ def test_a_purchase_mapping_needs_customer_date_and_amount(world_a: TenantWorld)
     assert page.status_code == 200
     with tenant_context(world_a.tenant):
         assert Job.objects.get().status == Job.Status.DRAFT
+
+
+@pytest.mark.django_db
+def test_xlsx_receipts_keep_their_time_and_numbers(
+    world_a: TenantWorld, people: dict[str, Customer]
+) -> None:
+    from datetime import datetime as naive_datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["Müşteri No", "Tarih", "Tutar", "Kanal"])
+    sheet.append(
+        [people["zeynep"].customer_number, naive_datetime(2024, 5, 6, 17, 45), 75.5, "Web"]
+    )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    table = tables.read_table(buffer.getvalue(), "fisler.xlsx")
+    with tenant_context(world_a.tenant):
+        mapping = activity_imports.mapping_for(
+            tenant=world_a.tenant, kind=PURCHASES, headers=table.headers
+        )
+        assert mapping == {
+            "Müşteri No": "customer_number",
+            "Tarih": "purchased_at",
+            "Tutar": "total_amount",
+            "Kanal": "touchpoint",
+        }
+        result = activity_imports.purchases_import(
+            tenant=world_a.tenant, actor=None, table=table, mapping=mapping
+        )
+        assert (result.created, result.problems) == (1, [])
+        purchase = Purchase.objects.get()
+        assert timezone.localtime(purchase.purchased_at).strftime("%H:%M") == "17:45"
+        assert purchase.total_amount == Decimal("75.50")
+        assert purchase.touchpoint == Touchpoint.ECOMMERCE
