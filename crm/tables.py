@@ -82,7 +82,12 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if hasattr(value, "date") and hasattr(value, "isoformat"):
-        return value.date().isoformat() if hasattr(value, "hour") else value.isoformat()
+        if not hasattr(value, "hour"):
+            return value.isoformat()
+        # A till's receipt time matters; a birth date's midnight is just Excel's format.
+        if (value.hour, value.minute, value.second) == (0, 0, 0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
 

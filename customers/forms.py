@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -9,6 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Branch, Tenant
 from customers.models import Channel, Complaint, Customer, Interaction, RiskFlag, Touchpoint
+
+if TYPE_CHECKING:
+    from customers.activity_imports import ImportKind
 
 STAFF_TOUCHPOINTS = [
     (value, label)
@@ -156,6 +159,14 @@ class RiskFlagForm(forms.ModelForm[RiskFlag]):
 
 
 class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("The file holds"),
+        choices=[],
+        initial="customers",
+        widget=forms.RadioSelect,
+        # Without a choice the file holds customers, as before there was a choice.
+        required=False,
+    )
     file = forms.FileField(
         label=_("File"),
         help_text=_(
@@ -163,6 +174,15 @@ class ImportUploadForm(forms.Form):
             "first row = column titles, at most 50 MB."
         ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from customers.activity_imports import IMPORT_KINDS
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(k.key, k.label) for k in IMPORT_KINDS.values()]  # type: ignore[attr-defined]
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or "customers"
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -174,16 +194,23 @@ class ImportUploadForm(forms.Form):
 
 
 class ImportMappingForm(forms.Form):
-    """One choice per column of the file: which customer field it holds (or none)."""
+    """One choice per column of the file: which field of this kind of file it holds (or
+    none)."""
 
     def __init__(
-        self, *args: Any, headers: list[str], initial_mapping: dict[str, str], **kwargs: Any
+        self,
+        *args: Any,
+        headers: list[str],
+        initial_mapping: dict[str, str],
+        kind: ImportKind | None = None,
+        **kwargs: Any,
     ) -> None:
-        from customers.imports import IMPORT_FIELDS
+        from customers.activity_imports import IMPORT_KINDS
 
         super().__init__(*args, **kwargs)
         self.headers = headers
-        choices = [("", _("— do not import —")), *IMPORT_FIELDS.items()]
+        self.kind = kind or IMPORT_KINDS["customers"]
+        choices = [("", _("— do not import —")), *self.kind.fields.items()]
         for index, header in enumerate(headers):
             self.fields[f"col_{index}"] = forms.ChoiceField(
                 label=header or _("(untitled column %(n)s)") % {"n": index + 1},
@@ -201,8 +228,6 @@ class ImportMappingForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        from customers.imports import IMPORT_FIELDS
-
         chosen: list[str] = [
             str(data[f"col_{i}"]) for i in range(len(self.headers)) if data.get(f"col_{i}")
         ]
@@ -210,20 +235,9 @@ class ImportMappingForm(forms.Form):
         if repeated:
             raise forms.ValidationError(
                 _("Each field can come from one column only: %(fields)s")
-                % {"fields": ", ".join(str(IMPORT_FIELDS[c]) for c in repeated)}
+                % {"fields": ", ".join(str(self.kind.fields[c]) for c in repeated)}
             )
-        identifying = {
-            "full_name",
-            "first_name",
-            "last_name",
-            "trade_name",
-            "phone",
-            "email",
-            "tckn",
-            "tax_id",
-        }
-        if not identifying & set(chosen):
-            raise forms.ValidationError(
-                _("Map at least a name, phone, e-mail or identity number column.")
-            )
+        problem = self.kind.mapping_problem(set(chosen))
+        if problem:
+            raise forms.ValidationError(problem)
         return data

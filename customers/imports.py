@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from crm import bulk
 from crm.models import Branch, Tenant, User
-from crm.tables import ImportFileError, Table
+from crm.tables import ImportFileError, Table, csv_safe_cell
 from crm.text import matching_key
 from customers import normalize, selectors, services
 from customers.matching import Incoming, Match, score
@@ -116,12 +116,14 @@ class ImportResult:
         writer = csv.writer(out, delimiter=";")
         writer.writerow([_("line"), _("column"), _("value"), _("problem"), _("row")])
         for p in self.problems:
+            # The values come from the uploaded file: a cell such as =HYPERLINK(…) must
+            # stay text when the report is opened in a spreadsheet.
             writer.writerow(
                 [
                     p.line,
-                    p.column,
-                    p.value[:200],
-                    p.reason,
+                    csv_safe_cell(p.column),
+                    csv_safe_cell(p.value[:200]),
+                    csv_safe_cell(p.reason),
                     _("rejected") if p.rejected else _("imported, field left empty"),
                 ]
             )

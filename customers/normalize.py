@@ -60,7 +60,9 @@ __all__ = [
     "normalize_tax_id",
     "normalize_tckn",
     "normalize_vkn",
+    "parse_amount",
     "parse_date",
+    "parse_datetime",
     "phone_key",
     "split_full_name",
 ]
@@ -716,6 +718,122 @@ def parse_date(raw: str | int | float | Decimal | datetime.date) -> datetime.dat
             raise _invalid_date()
         return _ymd(int(groups["y"]), int(groups["m"]), int(groups["d"]))
     raise _invalid_date()
+
+
+_TIME_OF_DAY = re.compile(
+    r"(?P<date>.*?)[ T](?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2})(?:\.\d{1,6})?)?", re.ASCII
+)
+_EXCEL_DATETIME_TEXT = re.compile(r"\d{5}\.\d+", re.ASCII)
+
+
+def parse_datetime(raw: str | int | float | Decimal | datetime.date) -> datetime.datetime:
+    """A moment from what spreadsheets and tills export, aware in the current time zone.
+
+    Dates are read exactly as :func:`parse_date` reads them; a time of day
+    (``HH:MM[:SS]``) after the date is kept, as is the fraction of an Excel serial
+    (45000.5 → 2023-03-15 12:00). Without a time the moment is the start of the day.
+    Naive values are taken as local time (Türkiye), which is what a till writes.
+
+    Raises ``ValidationError``: ``empty``; ``invalid_date`` (as parse_date, or an
+    impossible time such as 25:00).
+    """
+    if isinstance(raw, datetime.datetime):
+        moment = raw
+    else:
+        moment = datetime.datetime.combine(parse_date(raw), _time_of(raw))
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    return moment
+
+
+def _time_of(raw: object) -> datetime.time:
+    """The time part of a value parse_date has accepted (midnight when there is none)."""
+    if isinstance(raw, numbers.Real | Decimal) and not isinstance(raw, bool):
+        fraction = Decimal(str(raw)) % 1
+        return _time_from_day_fraction(fraction)
+    if not isinstance(raw, str):
+        return datetime.time()
+    text = _clean(raw)
+    if _EXCEL_DATETIME_TEXT.fullmatch(text):
+        return _time_from_day_fraction(Decimal(text) % 1)
+    match = _TIME_OF_DAY.fullmatch(text)
+    if match is None:
+        return datetime.time()
+    # parse_date has checked the ranges already.
+    return datetime.time(int(match["hh"]), int(match["mm"]), int(match["ss"] or 0))
+
+
+def _time_from_day_fraction(fraction: Decimal) -> datetime.time:
+    # Rounded to the second: Excel stores 12:00:00 as 0.49999999… more often than not.
+    seconds = min(int((fraction * 86400).to_integral_value()), 86399)
+    return datetime.time(seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+# ---------------------------------------------------------------------------- amounts
+
+_CURRENCY = re.compile(r"(?i)(?:₺|\btl\b|\btry\b|\s)")
+_GROUPED_WITH_DOTS = re.compile(r"\d{1,3}(?:\.\d{3})+", re.ASCII)
+_GROUPED_WITH_COMMAS = re.compile(r"\d{1,3}(?:,\d{3})+", re.ASCII)
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
+
+
+def _invalid_amount() -> ValidationError:
+    return ValidationError(_("Enter an amount such as 1.234,56 or 1234.56."), code="invalid_amount")
+
+
+def parse_amount(raw: str | int | float | Decimal, *, places: int = 2) -> Decimal:
+    """A money amount or quantity from Turkish or English number formats.
+
+    ``1.234,56``, ``1234,56``, ``1234.56``, ``1,234.56``, ``₺1.234,56``, ``1.234,56 TL``
+    and ``-12,50`` are all read. When both separators appear the last one is the
+    decimal point. A lone ``.`` before exactly three digits in a grouped number
+    (``1.234``, ``12.500``) is a thousands separator, as a Turkish till writes it; a
+    lone ``,`` is a decimal comma. The result is rounded half-up to ``places`` decimals.
+
+    Raises ``ValidationError``: ``empty``; ``invalid_amount``.
+    """
+    if _is_blank(raw):
+        raise _empty(_("Enter an amount."))
+    if isinstance(raw, bool):
+        raise _invalid_amount()
+    if isinstance(raw, numbers.Real | Decimal):
+        if not math.isfinite(raw):
+            raise _invalid_amount()
+        value = Decimal(str(raw))
+    elif isinstance(raw, str):
+        value = _amount_from_text(_clean(raw))
+    else:
+        raise _invalid_amount()
+    return value.quantize(Decimal(1).scaleb(-places), rounding="ROUND_HALF_UP")
+
+
+def _amount_from_text(text: str) -> Decimal:
+    text = _CURRENCY.sub("", text.translate(_DASHES).replace("\u00a0", ""))
+    sign = ""
+    if text[:1] in ("+", "-"):
+        sign, text = text[0], text[1:]
+    elif text.endswith("-"):  # some tills print returns as 12,50-
+        sign, text = "-", text[:-1]
+    if "," in text and "." in text:
+        decimal_point = "," if text.rfind(",") > text.rfind(".") else "."
+        grouping = "." if decimal_point == "," else ","
+        whole, _point, fraction = text.rpartition(decimal_point)
+        grouped = _GROUPED_WITH_DOTS if grouping == "." else _GROUPED_WITH_COMMAS
+        if not (grouped.fullmatch(whole) and fraction.isascii() and fraction.isdigit()):
+            raise _invalid_amount()
+        text = f"{whole.replace(grouping, '')}.{fraction}"
+    elif "," in text:
+        if _GROUPED_WITH_COMMAS.fullmatch(text) and text.count(",") > 1:
+            text = text.replace(",", "")
+        elif text.count(",") == 1:
+            text = text.replace(",", ".")
+        else:
+            raise _invalid_amount()
+    elif _GROUPED_WITH_DOTS.fullmatch(text):
+        text = text.replace(".", "")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise _invalid_amount()
+    return Decimal(sign + text)
 
 
 BIRTH_DATE_MAX_AGE = 120

@@ -570,3 +570,77 @@ def customer_ids_for_number(*, tenant: Tenant, number: str) -> list[int]:
         Customer.objects.filter(tenant=tenant, customer_number=number).values_list("pk", flat=True)
     )
     return customer_ids_with_merged(tenant=tenant, customer_ids=found)
+
+
+def surviving_customer_ids(*, tenant: Tenant, customer_ids: set[int]) -> dict[int, int]:
+    """Each id → the customer it ended up as after merges (itself when never merged),
+    however many merges deep. Ids of another tenant are left out."""
+    found: dict[int, int] = {}
+    parent: dict[int, int | None] = {}
+    frontier = set(customer_ids)
+    while frontier:
+        rows = Customer.objects.filter(tenant=tenant, pk__in=frontier).values_list(
+            "pk", "merged_into_id"
+        )
+        parent.update(rows)
+        frontier = {p for p in parent.values() if p is not None and p not in parent}
+    for customer_id in customer_ids:
+        current, seen = customer_id, set()
+        while current in parent and parent[current] is not None and current not in seen:
+            seen.add(current)
+            current = parent[current]  # type: ignore[assignment]
+        if current in parent:
+            found[customer_id] = current
+    return found
+
+
+def customers_by_reference(
+    *,
+    tenant: Tenant,
+    numbers: set[str] | None = None,
+    tckns: set[str] | None = None,
+    email_keys: set[str] | None = None,
+    phones: set[str] | None = None,
+) -> dict[tuple[str, str], set[int]]:
+    """Which surviving customers each already-normalised reference names.
+
+    Keys are ``("customer_number" | "tckn" | "email" | "phone", value)``; the value is
+    a set because a phone or e-mail may be shared (a family's landline): more than
+    one id means the reference does not say who. Looked up through the same indexes
+    as the duplicate check, a few queries however many references there are.
+    """
+    raw: list[tuple[str, str, int]] = []
+    if numbers:
+        raw += [
+            ("customer_number", value, pk)
+            for value, pk in Customer.objects.filter(
+                tenant=tenant, customer_number__in=numbers
+            ).values_list("customer_number", "pk")
+        ]
+    if tckns:
+        raw += [
+            ("tckn", value, pk)
+            for value, pk in Customer.objects.filter(tenant=tenant, tckn__in=tckns).values_list(
+                "tckn", "pk"
+            )
+        ]
+    if email_keys:
+        raw += [
+            ("email", value, pk)
+            for value, pk in Email.objects.filter(
+                tenant=tenant, match_key__in=email_keys
+            ).values_list("match_key", "customer_id")
+        ]
+    if phones:
+        raw += [
+            ("phone", value, pk)
+            for value, pk in Phone.objects.filter(tenant=tenant, e164__in=phones).values_list(
+                "e164", "customer_id"
+            )
+        ]
+    surviving = surviving_customer_ids(tenant=tenant, customer_ids={pk for *_, pk in raw})
+    found: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for kind, value, pk in raw:
+        if pk in surviving:
+            found[(kind, value)].add(surviving[pk])
+    return dict(found)

@@ -590,3 +590,88 @@ def _purchase_write(
 
 
 CENTS = Decimal("0.01")
+
+
+# --- Imports of purchases and interactions ----------------------------------------------
+
+
+def products_ensure(*, tenant: Tenant, products: dict[str, tuple[str, Decimal]]) -> int:
+    """Create the products (SKU → name, list price) the tenant does not have yet; the
+    ones it has are left as they are. Returns how many were created."""
+    known = set(
+        Product.objects.filter(tenant=tenant, sku__in=products).values_list("sku", flat=True)
+    )
+    new = [
+        Product(tenant=tenant, sku=sku, name=(name or sku)[:200], list_price=price)
+        for sku, (name, price) in products.items()
+        if sku not in known
+    ]
+    # Another import may create the same SKU meanwhile: theirs is as good as ours.
+    Product.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+@dataclass
+class InteractionInput:
+    """One recorded contact, its references already resolved within the tenant."""
+
+    customer_id: int
+    touchpoint: str
+    subject: str
+    occurred_at: datetime
+    notes: str = ""
+    outcome: str = ""
+    branch: Branch | None = None
+    follow_up_on: date | None = None
+
+
+@transaction.atomic
+def interactions_bulk_record(*, tenant: Tenant, interactions: list[InteractionInput]) -> list[bool]:
+    """Record many interactions at once; True for each one written.
+
+    An interaction is skipped (False) when the customer already has one at the same
+    moment, of the same kind, with the same subject — in the database or earlier in
+    the list — so importing a file twice records it once. Customer ids must already
+    be checked to belong to the tenant (they are re-checked here).
+    """
+    _lock_identifiers(tenant, ["interactions-import"])
+    customer_ids = {i.customer_id for i in interactions}
+    valid_ids = set(
+        Customer.objects.filter(tenant=tenant, pk__in=customer_ids).values_list("pk", flat=True)
+    )
+    if valid_ids != customer_ids:
+        raise ValidationError(_("No such customer."))
+    ensure_same_tenant(tenant, *(i.branch for i in interactions))
+    seen = {
+        (customer_id, occurred_at, touchpoint, subject)
+        for customer_id, occurred_at, touchpoint, subject in Interaction.objects.filter(
+            tenant=tenant,
+            customer_id__in=customer_ids,
+            occurred_at__in={i.occurred_at for i in interactions},
+        ).values_list("customer_id", "occurred_at", "touchpoint", "subject")
+    }
+    written: list[bool] = []
+    new: list[Interaction] = []
+    for item in interactions:
+        subject = item.subject.strip()
+        key = (item.customer_id, item.occurred_at, item.touchpoint, subject)
+        if key in seen:
+            written.append(False)
+            continue
+        seen.add(key)
+        written.append(True)
+        new.append(
+            Interaction(
+                tenant=tenant,
+                customer_id=item.customer_id,
+                touchpoint=item.touchpoint,
+                subject=subject,
+                notes=item.notes.strip(),
+                outcome=item.outcome,
+                branch=item.branch,
+                occurred_at=item.occurred_at,
+                follow_up_on=item.follow_up_on,
+            )
+        )
+    Interaction.objects.bulk_create(new)
+    return written

@@ -46,6 +46,36 @@ def customers_import_task(tenant_id: int, job_id: int, language: str = "tr") -> 
         )
 
 
+@shared_task(base=TenantTask, name="customers.tasks.activity_import_task")
+def activity_import_task(tenant_id: int, job_id: int, language: str = "tr") -> None:
+    """Import a purchases or interactions file (the job's kind says which)."""
+    from customers import activity_imports
+
+    tenant = Tenant.objects.get(pk=current_tenant_id())
+    job = Job.objects.get(tenant=tenant, pk=job_id)
+    if job.is_finished:  # redelivered after it ran
+        return
+    kind = activity_imports.KIND_OF_JOB[job.kind]
+    with translation.override(language), jobs.job_running(job) as progress:
+        try:
+            table = tables.read_table(bytes(job.input_data or b""), job.input_name)
+            result = kind.run(
+                tenant=tenant,
+                actor=job.created_by,
+                table=table,
+                mapping=job.result["mapping"],
+                progress=lambda done, total: progress.update(done, total),
+            )
+        except imports.ImportFileError as error:
+            raise jobs.JobFailure(str(error)) from error
+        job.result = {**job.result, **result.as_dict()}
+        if result.problems:
+            job.output_name = kind.report_name
+            job.output_content_type = "text/csv; charset=utf-8"
+            job.output_data = result.error_report_csv()
+        progress.update(result.rows, result.rows, str(kind.summary) % result.as_dict(), force=True)
+
+
 @shared_task(base=TenantTask, name="customers.tasks.customers_dedup_task")
 def customers_dedup_task(tenant_id: int, job_id: int, language: str = "tr") -> None:
     """Score the whole tenant for duplicates and refill the review queue (merges nothing)."""

@@ -406,17 +406,20 @@ def merge_undo(request: TenantRequest, tenant_slug: str, mergelog_id: int) -> Ht
 
 @tenant_view(Perm.IMPORT_CUSTOMERS)
 def customer_import_upload(request: TenantRequest, tenant_slug: str) -> HttpResponse:
-    """Step 1: the file. It waits in a draft job until the columns are mapped."""
+    """Step 1: the file and what it holds (customers, purchases or interactions). It
+    waits in a draft job until the columns are mapped."""
     from crm import jobs
+    from customers.activity_imports import IMPORT_KINDS
     from customers.forms import ImportUploadForm
 
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
+        kind = IMPORT_KINDS[form.cleaned_data["kind"]]
         job = jobs.job_create(
             tenant=request.tenant,
-            kind="customers.import",
-            title=_("Customer import: %(name)s") % {"name": upload.name},
+            kind=kind.job_kind,
+            title=str(kind.title) % {"name": upload.name},
             actor=request.user,
             input_name=upload.name,
             input_data=upload.read(),
@@ -430,39 +433,52 @@ def customer_import_upload(request: TenantRequest, tenant_slug: str) -> HttpResp
 def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: int) -> HttpResponse:
     """Step 2: which column is which field, with a preview; then the background job."""
     from crm import jobs
-    from customers import imports
+    from customers import activity_imports
     from customers.forms import ImportMappingForm
-    from customers.tasks import customers_import_task
+    from customers.tasks import activity_import_task, customers_import_task
 
     try:
-        job = Job.objects.get(tenant=request.tenant, pk=job_id, kind="customers.import")
+        job = Job.objects.get(
+            tenant=request.tenant, pk=job_id, kind__in=list(activity_imports.KIND_OF_JOB)
+        )
     except Job.DoesNotExist as missing:
         raise Http404 from missing
     if job.status != Job.Status.DRAFT:
         return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
+    kind = activity_imports.KIND_OF_JOB[job.kind]
     try:
         table = tables.read_table(bytes(job.input_data or b""), job.input_name)
-    except imports.ImportFileError as error:
+    except tables.ImportFileError as error:
         messages.error(request, str(error))
         return redirect("customers:import", tenant_slug=tenant_slug)
-    initial = imports.mapping_for(tenant=request.tenant, headers=table.headers)
-    form = ImportMappingForm(request.POST or None, headers=table.headers, initial_mapping=initial)
+    initial = activity_imports.mapping_for(tenant=request.tenant, kind=kind, headers=table.headers)
+    form = ImportMappingForm(
+        request.POST or None, headers=table.headers, initial_mapping=initial, kind=kind
+    )
     mapping = form.mapping() if request.method == "POST" and form.is_valid() else initial
     if request.method == "POST" and form.is_valid() and "start" in request.POST:
-        imports.mapping_save(tenant=request.tenant, headers=table.headers, mapping=mapping)
+        activity_imports.mapping_save(
+            tenant=request.tenant, kind=kind, headers=table.headers, mapping=mapping
+        )
         jobs.job_queue(job, result={"mapping": mapping})
-        jobs.job_enqueue(job, customers_import_task, language=get_language())
+        task = customers_import_task if kind.key == "customers" else activity_import_task
+        jobs.job_enqueue(job, task, language=get_language())
         return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
+    preview = activity_imports.preview(
+        tenant=request.tenant, kind=kind, table=table, mapping=mapping
+    )
     return render(
         request,
         "customers/import_mapping.html",
         {
             "job": job,
+            "kind": kind,
             "form": form,
             "rows": len(table.rows),
-            "preview": imports.preview_rows(table, mapping),
+            "preview": preview.rows,
+            "shows_customer": preview.shows_customer,
             "mapping": mapping,
-            "field_labels": imports.IMPORT_FIELDS,
+            "field_labels": kind.fields,
         },
     )
 
