@@ -81,6 +81,10 @@ def _read_xlsx(data: bytes) -> Table:
 def _cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float) and "e" not in repr(value):
+        # A number cell, never thousands-grouped: write its decimal point as a comma so
+        # that 12.345 (kg) is not read as the Turkish grouping of twelve thousand.
+        return repr(value).replace(".", ",")
     if hasattr(value, "date") and hasattr(value, "isoformat"):
         if not hasattr(value, "hour"):
             return value.isoformat()

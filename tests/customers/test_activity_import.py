@@ -392,7 +392,7 @@ def test_xlsx_receipts_keep_their_time_and_numbers(
     assert sheet is not None
     sheet.append(["Müşteri No", "Tarih", "Tutar", "Kanal"])
     sheet.append(
-        [people["zeynep"].customer_number, naive_datetime(2024, 5, 6, 17, 45), 75.5, "Web"]
+        [people["zeynep"].customer_number, naive_datetime(2024, 5, 6, 17, 45), 12.345, "Web"]
     )
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -413,5 +413,6 @@ def test_xlsx_receipts_keep_their_time_and_numbers(
         assert (result.created, result.problems) == (1, [])
         purchase = Purchase.objects.get()
         assert timezone.localtime(purchase.purchased_at).strftime("%H:%M") == "17:45"
-        assert purchase.total_amount == Decimal("75.50")
+        # A number cell is never a Turkish thousands grouping (not 12,345 TL).
+        assert purchase.total_amount == Decimal("12.35")
         assert purchase.touchpoint == Touchpoint.ECOMMERCE
