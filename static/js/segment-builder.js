@@ -40,10 +40,13 @@
       if (value !== undefined && value !== null) i.value = value;
       return i;
     }
-    function addRow(cond) {
+    var fieldOrder = (data("segment-conditions") || []).map(function (c) { return [c.field, c.label]; });
+    var MAX_GROUP_DEPTH = 3;
+
+    function addRow(cond, target) {
       var spec = specs[cond.field];
       if (!spec) return;
-      var row = el("div", { "class": "d-flex flex-wrap align-items-center gap-2 border rounded p-2",
+      var row = el("div", { "class": "d-flex flex-wrap align-items-center gap-2 border rounded p-2 bg-body",
         "data-field": cond.field, "data-testid": "segment-condition" });
       var neg = el("input", { type: "checkbox", "class": "form-check-input", "data-part": "negate",
         "aria-label": texts.not });
@@ -76,7 +79,64 @@
         "data-testid": "segment-remove" }, texts.remove);
       remove.addEventListener("click", function () { row.remove(); sync(); });
       row.appendChild(remove);
-      list.appendChild(row);
+      target.appendChild(row);
+    }
+    // A group inside the rule: its own all/any, "not", conditions and further groups.
+    function addGroup(group, target, depth) {
+      var box = el("div", { "class": "border border-primary-subtle rounded p-2 bg-body-tertiary vstack gap-2",
+        "data-group": "1", "data-testid": "segment-group" });
+      var head = el("div", { "class": "d-flex flex-wrap align-items-center gap-2 group-head" });
+      var neg = el("input", { type: "checkbox", "class": "form-check-input group-negate", "aria-label": texts.not });
+      neg.checked = !!group.negate;
+      var negLabel = el("label", { "class": "small" }, texts.not);
+      negLabel.prepend(neg);
+      head.appendChild(negLabel);
+      var m = select("group-match", [["all", texts.all], ["any", texts.any]], [group.match === "any" ? "any" : "all"], false);
+      m.classList.add("w-auto", "group-match");
+      m.removeAttribute("data-part");
+      m.setAttribute("aria-label", texts.group);
+      m.setAttribute("data-testid", "segment-group-match");
+      head.appendChild(el("span", { "class": "small fw-semibold" }, texts.group));
+      head.appendChild(m);
+      var removeGroup = el("button", { type: "button", "class": "btn btn-sm btn-link text-danger ms-auto",
+        "data-testid": "segment-remove-group" }, texts.remove_group);
+      removeGroup.addEventListener("click", function () { box.remove(); sync(); });
+      head.appendChild(removeGroup);
+      box.appendChild(head);
+      var inner = el("div", { "class": "vstack gap-2 group-list ms-2" });
+      box.appendChild(inner);
+      fill(inner, group.conditions || [], depth);
+      box.appendChild(addControls(inner, depth));
+      target.appendChild(box);
+      return box;
+    }
+    function addControls(target, depth) {
+      var bar = el("div", { "class": "d-flex flex-wrap gap-2 group-add" });
+      var field = select("add-field", fieldOrder, [], false);
+      field.classList.add("w-auto");
+      field.removeAttribute("data-part");
+      field.setAttribute("aria-label", texts.condition);
+      field.setAttribute("data-testid", "segment-group-add-field");
+      var add = el("button", { type: "button", "class": "btn btn-sm btn-outline-primary",
+        "data-testid": "segment-group-add" }, "+ " + texts.add_condition);
+      add.addEventListener("click", function () { addRow({ field: field.value }, target); sync(); });
+      bar.appendChild(field);
+      bar.appendChild(add);
+      if (depth < MAX_GROUP_DEPTH) {
+        var sub = el("button", { type: "button", "class": "btn btn-sm btn-outline-secondary",
+          "data-testid": "segment-add-subgroup" }, "+ " + texts.add_group);
+        sub.addEventListener("click", function () {
+          addGroup({ match: "any", conditions: [] }, target, depth + 1); sync();
+        });
+        bar.appendChild(sub);
+      }
+      return bar;
+    }
+    function fill(target, conditions, depth) {
+      conditions.forEach(function (c) {
+        if (c.field) addRow(c, target);
+        else if (c.conditions) addGroup(c, target, depth + 1);
+      });
     }
     function readRow(row) {
       var cond = { field: row.getAttribute("data-field") };
@@ -94,16 +154,27 @@
       });
       return cond;
     }
+    function readList(target) {
+      return Array.prototype.map.call(target.children, function (child) {
+        if (!child.hasAttribute("data-group")) return readRow(child);
+        return {
+          match: child.querySelector(":scope > .group-head .group-match").value,
+          negate: child.querySelector(":scope > .group-head .group-negate").checked,
+          conditions: readList(child.querySelector(":scope > .group-list"))
+        };
+      });
+    }
     function sync() {
-      // Nested groups (made through the API) are kept as they are.
-      var conds = Array.prototype.map.call(list.children, readRow).concat(nested);
-      hidden.value = JSON.stringify({ match: match.value, negate: !!rule.negate, conditions: conds });
+      hidden.value = JSON.stringify({ match: match.value, negate: !!rule.negate, conditions: readList(list) });
       document.body.dispatchEvent(new CustomEvent("rule-changed"));
     }
-    var nested = (rule.conditions || []).filter(function (c) { return !c.field; });
-    (rule.conditions || []).forEach(function (c) { if (c.field) addRow(c); });
+    fill(list, rule.conditions || [], 0);
     document.getElementById("segment-add").addEventListener("click", function () {
-      addRow({ field: document.getElementById("segment-add-field").value });
+      addRow({ field: document.getElementById("segment-add-field").value }, list);
+      sync();
+    });
+    document.getElementById("segment-add-group").addEventListener("click", function () {
+      addGroup({ match: "any", conditions: [] }, list, 1);
       sync();
     });
     list.addEventListener("change", sync);
