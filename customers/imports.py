@@ -318,8 +318,10 @@ class _KnownCustomers:
         self.by_id: dict[int, _Known] = {}
         self.index: dict[tuple[str, str], set[int]] = defaultdict(set)
 
-    def add(self, customer_id: int, known: _Known) -> None:
+    def add(self, customer_id: int, known: _Known, *, index: bool = True) -> None:
         self.by_id[customer_id] = known
+        if not index:
+            return  # nothing will be matched against it (dedup_eval keeps rows apart)
         for key in _keys(known.incoming):
             self.index[key].add(customer_id)
 
@@ -450,10 +452,7 @@ def _store_chunk(
             customer_id = next(new_ids)
             new_customers.append({**fields, "id": customer_id, "source": source})
             result.created += 1
-            known.add(
-                customer_id,
-                _Known(row.incoming, set(), set()),
-            )
+            known.add(customer_id, _Known(row.incoming, set(), set()), index=resolve_identity)
         result.customer_ids.append(customer_id)
         customer = known.by_id[customer_id]
         for phone in row.phones:
