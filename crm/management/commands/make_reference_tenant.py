@@ -146,6 +146,15 @@ class Command(BaseCommand):
                     with connection.cursor() as cursor:
                         cursor.execute("ANALYZE")
                 report.figures[f"{name} analyze seconds"] = round(time.perf_counter() - began, 1)
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # (Tests run the command inside a transaction, where VACUUM cannot run.)
+            # A production database is vacuumed by autovacuum as it fills; a bulk-loaded
+            # one is not yet, and without a visibility map the planner cannot use the
+            # index-only scans search relies on (customers migration 0007).
+            began = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM (ANALYZE)")
+            report.figures["vacuum seconds"] = round(time.perf_counter() - began, 1)
         report.figures["total seconds"] = round(time.perf_counter() - started, 1)
         width = max(len(key) for key in report.figures)
         for key, value in report.figures.items():
