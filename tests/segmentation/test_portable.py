@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from django.utils import timezone
 
 from crm.models import Branch
 from crm.tenancy import tenant_context
@@ -274,3 +275,26 @@ def test_a_whole_run_on_this_database(shop: Shop, world_a: TenantWorld) -> None:
         "clv", flat=True
     )
     assert snapshot.total_clv == sum((v or Decimal(0) for v in values), Decimal(0))
+
+
+@pytest.mark.postgres
+def test_portable_reads_equal_the_postgresql_ones_on_the_demo(db: None) -> None:
+    """The demo `make run` shows (generated purchases over two years, duplicates,
+    returns, consents) gives the same features and summary both ways."""
+    from crm.demo import seed_demo
+
+    tenant = seed_demo(customers=300, seed=7).tenant
+    with tenant_context(tenant):
+        for as_of in (timezone.localdate(), AS_OF):
+            sql = features.customer_features(tenant=tenant, as_of=as_of)
+            pandas = portable.customer_features_portable(tenant=tenant, as_of=as_of)
+            assert sql.customers["frequency"].sum() > 300
+            pd.testing.assert_frame_equal(pandas.customers, sql.customers)
+            by = ["customer_id", "category_id"]
+            pd.testing.assert_frame_equal(
+                _sorted(pandas.categories, by), _sorted(sql.categories, by)
+            )
+            pd.testing.assert_frame_equal(
+                portable.clv_purchase_days_portable(tenant=tenant, as_of=as_of),
+                services._clv_purchase_days(tenant=tenant, as_of=as_of),
+            )
