@@ -38,9 +38,13 @@ def profiling_excluded_customer_ids(*, tenant: Tenant) -> set[int]:
             tenant=tenant, kind=RequestKind.OBJECTION, customer__isnull=False
         )
         .exclude(status=RequestStatus.REJECTED)
+        # No ordering in the UNION's parts: SQLite refuses it there.
+        .order_by()
         .values("customer_id")
     )
-    erased = Customer.objects.filter(tenant=tenant, anonymised_at__isnull=False).values("pk")
+    erased = (
+        Customer.objects.filter(tenant=tenant, anonymised_at__isnull=False).order_by().values("pk")
+    )
     excluded = Customer.objects.filter(tenant=tenant).filter(
         pk__in=objected.union(erased, all=True)
     )

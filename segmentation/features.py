@@ -6,6 +6,10 @@ customer (or per customer and category/branch/touchpoint), fetched in chunks of
 ``CHUNK_ROWS`` through a server-side cursor, so memory grows with the number of
 customers and never with the number of purchases.
 
+On other databases (the embedded SQLite of ``make run``, a demo of a few thousand
+customers) :mod:`segmentation.portable` reads the raw rows and computes the same
+aggregates with pandas; both end in :func:`_finish`.
+
 Conventions (the customer card and the segment builder rely on them):
 
 * Days are calendar days in ``settings.TIME_ZONE`` relative to ``as_of``; purchases
@@ -59,6 +63,14 @@ class CustomerFeatures:
     customers: pd.DataFrame
     categories: pd.DataFrame
     as_of_day: int
+
+
+def rows_frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    """The frame :func:`_fetch` builds from these rows (same dtypes, same empty frame),
+    so rows read another way give the very same features."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+    return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
 
 
 def _fetch(sql: str, params: list[Any], columns: list[str]) -> pd.DataFrame:
@@ -116,6 +128,10 @@ def big_queries() -> Iterator[None]:
 
 def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatures:
     """All features of every active (not merged-away) customer of ``tenant``."""
+    if connection.vendor != "postgresql":
+        from segmentation import portable
+
+        return portable.customer_features_portable(tenant=tenant, as_of=as_of)
     tz = settings.TIME_ZONE
     end = _end_of(as_of)
     day0 = datetime.date(1970, 1, 1)
@@ -192,12 +208,6 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
         [tenant.pk, end],
         ["customer_id", "branch_id", "touchpoint", "count"],
     )
-    branches = (
-        places.dropna(subset=["branch_id"])
-        .groupby(["customer_id", "branch_id"], as_index=False)["count"]
-        .sum()
-    )
-    touchpoints = places.groupby(["customer_id", "touchpoint"], as_index=False)["count"].sum()
     categories = _fetch(
         f"""
         SELECT p.customer_id, pr.category_id, MIN(p.day), MAX(p.day),
@@ -230,6 +240,25 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
         ["customer_id", "complaints"],
     ).set_index("customer_id")
 
+    return _finish(base, purchases, places, categories, contacts, complaints, as_of)
+
+
+def _finish(
+    base: pd.DataFrame,
+    purchases: pd.DataFrame,
+    places: pd.DataFrame,
+    categories: pd.DataFrame,
+    contacts: pd.DataFrame,
+    complaints: pd.DataFrame,
+    as_of: datetime.date,
+) -> CustomerFeatures:
+    """The features from the per-customer aggregates, whoever computed them."""
+    branches = (
+        places.dropna(subset=["branch_id"])
+        .groupby(["customer_id", "branch_id"], as_index=False)["count"]
+        .sum()
+    )
+    touchpoints = places.groupby(["customer_id", "touchpoint"], as_index=False)["count"].sum()
     as_of_day = _day_number(as_of)
     frame = _assemble(base, purchases, contacts, complaints, as_of_day)
     _add_mix(frame, branches, "branch_id", "top_branch_id", "top_branch_share")

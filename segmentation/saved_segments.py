@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -267,6 +267,8 @@ def segment_materialise(
     *, tenant: Tenant, segment: SavedSegment, run: SegmentationRun | None = None
 ) -> SegmentSnapshot:
     """Write a snapshot of who is in the segment now (one INSERT … SELECT)."""
+    if connection.vendor != "postgresql":
+        return _materialise_portable(tenant=tenant, segment=segment, run=run)
     if run is None:
         from segmentation.selectors import current_run
 
@@ -294,6 +296,52 @@ def segment_materialise(
             )
             row = cursor.fetchone()
         size, total = int(row[0]), Decimal(row[1])
+        snapshot.size = size
+        snapshot.total_clv = total
+        snapshot.save(update_fields=["size", "total_clv"])
+        SavedSegment.objects.filter(tenant=tenant, pk=segment.pk).update(
+            last_materialised_at=now, last_size=size, last_value=total
+        )
+    segment.last_materialised_at, segment.last_size, segment.last_value = now, size, total
+    return snapshot
+
+
+def _materialise_portable(
+    *, tenant: Tenant, segment: SavedSegment, run: SegmentationRun | None = None
+) -> SegmentSnapshot:
+    """:func:`segment_materialise` for databases without ``INSERT … RETURNING`` in a
+    WITH clause (SQLite): the same INSERT … SELECT, then the count and value summed
+    over the snapshot's rows in a second statement."""
+    if run is None:
+        from segmentation.selectors import current_run
+
+        run = current_run(tenant=tenant)
+    members = rules.compile_rule(tenant=tenant, rule=segment.rule, run=run)
+    now = timezone.now()
+    with transaction.atomic():
+        snapshot = SegmentSnapshot.objects.create(
+            tenant=tenant, segment=segment, taken_at=now, run=run
+        )
+        select_sql, params = members.order_by().values("pk").query.sql_with_params()
+        insert = (
+            "INSERT INTO segmentation_segmentmembership "  # noqa: S608
+            "(tenant_id, snapshot_id, customer_id) "
+            f"SELECT %s, %s, m.* FROM ({select_sql}) m"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(insert, (tenant.pk, snapshot.pk, *params))
+        size = SegmentMembership.objects.filter(tenant=tenant, snapshot=snapshot).count()
+        total = Decimal(0)
+        if run is not None:
+            value = CustomerScore.objects.filter(
+                tenant=tenant,
+                run=run,
+                customer_id__in=SegmentMembership.objects.filter(
+                    tenant=tenant, snapshot=snapshot
+                ).values("customer_id"),
+            ).aggregate(total=Sum("clv"))["total"]
+            # SQLite sums decimals as floats: back to kuruş, as PostgreSQL's numeric sum.
+            total = Decimal(value or 0).quantize(Decimal("0.01"))
         snapshot.size = size
         snapshot.total_clv = total
         snapshot.save(update_fields=["size", "total_clv"])

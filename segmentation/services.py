@@ -27,7 +27,7 @@ from consent import profiling
 from crm import bulk
 from crm.models import Branch, Job, Tenant, User
 from customers.models import ProductCategory
-from segmentation import behaviour, clv, features, offers, rfm
+from segmentation import behaviour, clv, features, offers, portable, rfm
 from segmentation.models import (
     BehaviourCluster,
     CustomerScore,
@@ -118,11 +118,14 @@ def _step_rfm(state: _State) -> None:
     state.run.parameters["rfm_counts"] = {str(k): int(v) for k, v in counts.items()}
 
 
-def _clv_summary(state: _State) -> pd.DataFrame:
-    """BG/NBD summary (weeks) computed by PostgreSQL from purchase days."""
+def _clv_purchase_days(*, tenant: Tenant, as_of: datetime.date) -> pd.DataFrame:
+    """Per customer: repeat purchase days, first and last day, total and first day's
+    spend, computed by PostgreSQL (elsewhere by :mod:`segmentation.portable`)."""
+    if connection.vendor != "postgresql":
+        return portable.clv_purchase_days_portable(tenant=tenant, as_of=as_of)
     purchase = connection.ops.quote_name(features.Purchase._meta.db_table)
     day0 = datetime.date(1970, 1, 1)
-    summary = features._fetch(
+    return features._fetch(
         f"""
         WITH d AS (
             SELECT p.customer_id, (p.purchased_at AT TIME ZONE %s)::date - %s AS day,
@@ -138,11 +141,16 @@ def _clv_summary(state: _State) -> pd.DataFrame:
         [
             settings.TIME_ZONE,
             day0,
-            state.tenant.pk,
-            features._end_of(state.run.as_of),
+            tenant.pk,
+            features._end_of(as_of),
         ],
         ["customer_id", "frequency", "first_day", "last_day", "total", "first_amount"],
     ).set_index("customer_id")
+
+
+def _clv_summary(state: _State) -> pd.DataFrame:
+    """BG/NBD summary (weeks) from purchase days."""
+    summary = _clv_purchase_days(tenant=state.tenant, as_of=state.run.as_of)
     as_of_day = features._day_number(state.run.as_of)
     unit = 7.0
     repeats = summary["frequency"].astype("int64")
@@ -415,7 +423,9 @@ class RunInProgress(RuntimeError):
 @contextlib.contextmanager
 def _tenant_run_lock(tenant: Tenant) -> Iterator[None]:
     """A session-level PostgreSQL advisory lock per tenant for the whole run (its steps
-    commit separately, so a transaction-level lock would not cover it)."""
+    commit separately, so a transaction-level lock would not cover it). Other
+    databases have no such lock: there the run is refused when it is created, see
+    :func:`_refuse_while_running`."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -431,6 +441,24 @@ def _tenant_run_lock(tenant: Tenant) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
+# A run still "running" after this long was cut off (its worker stopped) and no
+# longer keeps the tenant from starting another one.
+RUN_ABANDONED_AFTER = datetime.timedelta(hours=2)
+
+
+def _refuse_while_running(tenant: Tenant) -> None:
+    """Raise :class:`RunInProgress` if the tenant has a run under way (not PostgreSQL).
+
+    Called in the transaction that creates the new run. SQLite's transactions here
+    are IMMEDIATE (settings), so they take the database's write lock at once: two
+    processes cannot both see no running run and then both create one."""
+    since = timezone.now() - RUN_ABANDONED_AFTER
+    if SegmentationRun.objects.filter(
+        tenant=tenant, status=RunStatus.RUNNING, started_at__gte=since
+    ).exists():
+        raise RunInProgress(str(tenant.pk))
+
+
 def _segmentation_run(
     *,
     tenant: Tenant,
@@ -440,22 +468,16 @@ def _segmentation_run(
     progress: ProgressFn | None,
     as_of: datetime.date | None,
 ) -> SegmentationRun:
-    run = SegmentationRun.objects.create(
-        tenant=tenant,
-        trigger=trigger,
-        job=job,
-        started_by=actor,
-        as_of=as_of or timezone.localdate(),
-    )
-    if connection.vendor != "postgresql":
-        # The feature step is PostgreSQL SQL (time zones, casts, aggregates over
-        # millions of rows); the embedded SQLite database is for trying the app out.
-        run.status = RunStatus.FAILED
-        run.failed_step = "features"
-        run.error = str(_("Segmentation runs need PostgreSQL; this installation uses SQLite."))
-        run.finished_at = timezone.now()
-        run.save()
-        return run
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            _refuse_while_running(tenant)
+        run = SegmentationRun.objects.create(
+            tenant=tenant,
+            trigger=trigger,
+            job=job,
+            started_by=actor,
+            as_of=as_of or timezone.localdate(),
+        )
     state = _State(tenant=tenant, run=run)
     steps: list[tuple[str, Any, Callable[[_State], None]]] = list(CORE_STEPS)
     for registered in list(_AFTER_RUN_STEPS):

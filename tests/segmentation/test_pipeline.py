@@ -382,6 +382,7 @@ def test_cluster_descriptions_name_the_distinguishing_features() -> None:
     )
 
 
+@pytest.mark.postgres
 def test_a_second_run_of_the_same_tenant_is_refused_while_one_runs(shop: Shop) -> None:
     import psycopg
     from django.db import connection
@@ -394,6 +395,29 @@ def test_a_second_run_of_the_same_tenant_is_refused_while_one_runs(shop: Shop) -
             services.segmentation_run(tenant=shop.tenant, as_of=AS_OF)
         other.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
     assert services.segmentation_run(tenant=shop.tenant, as_of=AS_OF).status == RunStatus.SUCCEEDED
+
+
+def test_without_advisory_locks_a_running_run_refuses_a_second(shop: Shop) -> None:
+    """SQLite (the embedded default) has no advisory locks: a run under way, seen
+    when the next one is created, refuses it."""
+    from django.utils import timezone
+
+    from tests.conftest import is_postgres
+
+    _populate(shop, 12)
+    busy = SegmentationRun.objects.create(tenant=shop.tenant, as_of=AS_OF)
+    with pytest.raises(services.RunInProgress):
+        services._refuse_while_running(shop.tenant)
+    if not is_postgres():
+        with pytest.raises(services.RunInProgress):
+            services.segmentation_run(tenant=shop.tenant, as_of=AS_OF)
+    # A run whose worker died long ago no longer blocks the tenant.
+    SegmentationRun.objects.filter(pk=busy.pk).update(
+        started_at=timezone.now() - services.RUN_ABANDONED_AFTER - datetime.timedelta(minutes=1)
+    )
+    services._refuse_while_running(shop.tenant)
+    run = services.segmentation_run(tenant=shop.tenant, as_of=AS_OF)
+    assert run.status == RunStatus.SUCCEEDED, run.error
 
 
 def test_a_run_ends_by_snapshotting_the_saved_segments(shop: Shop, world_a: TenantWorld) -> None:
