@@ -21,7 +21,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return
     skip = pytest.mark.skip(
-        reason="needs PostgreSQL: row-level security exists only there (set DATABASE_URL)"
+        reason="needs PostgreSQL (row-level security, bulk SQL): set DATABASE_URL"
     )
     for item in items:
         if "postgres" in item.keywords:

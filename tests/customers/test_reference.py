@@ -27,7 +27,8 @@ from customers.models import (
     PurchaseLine,
 )
 
-pytestmark = pytest.mark.django_db
+# The reference consents are loaded with PostgreSQL SQL (consent/reference.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 SIZE = {"customers": 300, "purchases": 2000, "interactions": 800}
 
