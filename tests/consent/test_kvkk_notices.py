@@ -3,10 +3,13 @@ the profiling question, merge, export and erasure."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from consent import profiling
 from consent import services as consent_services
@@ -29,8 +32,17 @@ from customers import services as customer_services
 from customers.models import Customer
 from tests.conftest import TenantWorld
 
+# The messages asserted below are the English ones.
+pytestmark = pytest.mark.usefixtures("english")
+
 NOTICE, EXPLICIT = PrivacyTextKind.NOTICE, PrivacyTextKind.EXPLICIT_CONSENT
 GENERAL, PROFILING = ProcessingPurpose.CUSTOMER_RELATIONSHIP, ProcessingPurpose.PROFILING
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    with translation.override("en"):
+        yield
 
 
 def _customer(world: TenantWorld, first: str = "Ayşe", phone: str = "0532 111 22 33") -> Customer:
