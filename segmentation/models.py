@@ -109,8 +109,15 @@ class CustomerScore(TenantOwnedModel):
     Written in bulk (COPY), never one ORM save per customer.
     """
 
-    run = models.ForeignKey(SegmentationRun, on_delete=models.CASCADE, related_name="scores")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on run and customer: the (run, customer) and (customer,
+    # run) indexes below answer both, and every index costs time when a run writes a
+    # million rows.
+    run = models.ForeignKey(
+        SegmentationRun, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # Features (purchases net of returns; days relative to run.as_of).
     recency_days = models.IntegerField(null=True, blank=True)
     frequency = models.IntegerField(default=0)
@@ -167,8 +174,13 @@ class CustomerScore(TenantOwnedModel):
 class NextBestOffer(TenantOwnedModel):
     """A product category a customer is likely to buy next, with the reason."""
 
-    run = models.ForeignKey(SegmentationRun, on_delete=models.CASCADE, related_name="offers")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # As for CustomerScore: the composite indexes below serve run and customer lookups.
+    run = models.ForeignKey(
+        SegmentationRun, on_delete=models.CASCADE, related_name="offers", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     category = models.ForeignKey(ProductCategory, on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField()
