@@ -109,14 +109,20 @@ class CustomerScore(TenantOwnedModel):
     Written in bulk (COPY), never one ORM save per customer.
     """
 
-    # No single-column indexes on run and customer: the (run, customer) and (customer,
-    # run) indexes below answer both, and every index costs time when a run writes a
-    # million rows.
+    # Scores are derived rows a run writes a million at a time and deletes by run
+    # (services._delete_rows): the references are checked by the writer, not by one
+    # foreign-key trigger per row and reference (db_constraint=False; deletes still
+    # cascade through the ORM), and run/customer lookups use the composite indexes
+    # below rather than single-column ones.
     run = models.ForeignKey(
-        SegmentationRun, on_delete=models.CASCADE, related_name="scores", db_index=False
+        SegmentationRun,
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
     # Features (purchases net of returns; days relative to run.as_of).
     recency_days = models.IntegerField(null=True, blank=True)
@@ -129,7 +135,12 @@ class CustomerScore(TenantOwnedModel):
     complaint_count = models.IntegerField(default=0)
     days_since_contact = models.IntegerField(null=True, blank=True)
     top_category = models.ForeignKey(
-        ProductCategory, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ProductCategory,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     top_branch_id = models.BigIntegerField(null=True, blank=True)
     top_touchpoint = models.CharField(max_length=20, blank=True)
@@ -156,7 +167,12 @@ class CustomerScore(TenantOwnedModel):
     value_tier = models.CharField(max_length=10, choices=ValueTier.choices, default=ValueTier.NONE)
     # Behaviour (null for customers left out of profiling under KVKK, or with no data).
     cluster = models.ForeignKey(
-        BehaviourCluster, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+        BehaviourCluster,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        db_constraint=False,
     )
     profiling_excluded = models.BooleanField(default=False)
 
@@ -174,14 +190,21 @@ class CustomerScore(TenantOwnedModel):
 class NextBestOffer(TenantOwnedModel):
     """A product category a customer is likely to buy next, with the reason."""
 
-    # As for CustomerScore: the composite indexes below serve run and customer lookups.
+    # Derived rows written in bulk, as CustomerScore: no per-row foreign-key triggers,
+    # composite indexes instead of single-column ones.
     run = models.ForeignKey(
-        SegmentationRun, on_delete=models.CASCADE, related_name="offers", db_index=False
+        SegmentationRun,
+        on_delete=models.CASCADE,
+        related_name="offers",
+        db_index=False,
+        db_constraint=False,
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    category = models.ForeignKey(ProductCategory, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(
+        ProductCategory, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     rank = models.PositiveSmallIntegerField()
     score = models.FloatField()
     # Words are built at display time from these, so they follow the reader's language:
