@@ -155,8 +155,8 @@ def retention_destroy(
 ) -> DestructionRun:
     """Destroy what has outlived its retention period (see the module docstring).
 
-    Each kind is destroyed in its own transaction, so a failure in one leaves the
-    others done and the run says what failed.
+    Each kind is destroyed in its own transaction (dormant customers in batches), so a
+    failure in one leaves the others done and the run says what failed.
     """
     now = now or timezone.now()
     months = retention_months(tenant=tenant)
@@ -173,6 +173,9 @@ def retention_destroy(
     try:
         for kind, destroy in DESTROYERS.items():
             cutoff = months_before(now, months[kind])
+            if kind == DataKind.DORMANT_CUSTOMERS:
+                destroyed[kind] = destroy(tenant, actor, cutoff)  # commits per batch
+                continue
             with transaction.atomic():
                 destroyed[kind] = destroy(tenant, actor, cutoff)
     except Exception as error:
@@ -236,20 +239,30 @@ def dormant_customers(*, tenant: Tenant, cutoff: datetime) -> Any:
     )
 
 
+# Customers anonymised per transaction: a first run on an old tenant may find tens of
+# thousands, and one transaction over all of them would hold their rows for minutes.
+DORMANT_BATCH = 200
+
+
 def _dormant_customers(tenant: Tenant, actor: User | None, cutoff: datetime) -> int:
     from consent.kvkk.services import customer_anonymise
 
-    count = 0
-    for customer in dormant_customers(tenant=tenant, cutoff=cutoff).iterator(chunk_size=500):
-        customer_anonymise(
-            tenant=tenant,
-            actor=actor,
-            customer=customer,
-            reason=_("Retention period ended: no relationship since %(date)s.")
-            % {"date": cutoff.strftime("%d.%m.%Y")},
-        )
-        count += 1
-    return count
+    ids = list(dormant_customers(tenant=tenant, cutoff=cutoff).values_list("pk", flat=True))
+    reason = _("Retention period ended: no relationship since %(date)s.") % {
+        "date": cutoff.strftime("%d.%m.%Y")
+    }
+    anonymised = 0
+    for start in range(0, len(ids), DORMANT_BATCH):
+        with transaction.atomic():
+            batch = dormant_customers(tenant=tenant, cutoff=cutoff).filter(
+                pk__in=ids[start : start + DORMANT_BATCH]
+            )
+            # Checked again inside the transaction: a customer who bought something
+            # since the list was read is no longer dormant.
+            for customer in batch.select_for_update(of=("self",)):
+                customer_anonymise(tenant=tenant, actor=actor, customer=customer, reason=reason)
+                anonymised += 1
+    return anonymised
 
 
 def _contact_texts(tenant: Tenant, actor: User | None, cutoff: datetime) -> int:
