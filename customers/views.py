@@ -435,7 +435,7 @@ def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: in
     from crm import jobs
     from customers import activity_imports
     from customers.forms import ImportMappingForm
-    from customers.tasks import activity_import_task, customers_import_task
+    from customers.tasks import activity_import_task
 
     try:
         job = Job.objects.get(
@@ -461,8 +461,7 @@ def customer_import_mapping(request: TenantRequest, tenant_slug: str, job_id: in
             tenant=request.tenant, kind=kind, headers=table.headers, mapping=mapping
         )
         jobs.job_queue(job, result={"mapping": mapping})
-        task = customers_import_task if kind.key == "customers" else activity_import_task
-        jobs.job_enqueue(job, task, language=get_language())
+        jobs.job_enqueue(job, activity_import_task, language=get_language())
         return redirect("crm:job", tenant_slug=tenant_slug, job_id=job.pk)
     preview = activity_imports.preview(
         tenant=request.tenant, kind=kind, table=table, mapping=mapping
