@@ -265,7 +265,7 @@ def _finish(
     _add_mix(frame, touchpoints, "touchpoint", "top_touchpoint", "top_touchpoint_share")
     _add_mix(frame, categories.rename(columns={"lines": "count"}), "category_id", "top_category_id")
     frame["top_touchpoint"] = frame["top_touchpoint"].fillna("")
-    categories = categories[categories["customer_id"].isin(frame.index)]
+    categories = categories[categories["customer_id"].isin(frame.index)].copy()
     for column in ("customer_id", "category_id", "first_day", "last_day", "lines"):
         categories[column] = categories[column].astype("int64")
     categories["amount"] = categories["amount"].astype("float64")
