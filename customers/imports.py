@@ -67,22 +67,6 @@ _GENDERS = {
 }
 
 
-def parse_mapping(text: str) -> dict[str, str]:
-    """``"Ad Soyad=full_name,GSM=phone"`` → {source column: field}."""
-    mapping = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        source, sep, target = part.rpartition("=")
-        if not sep or target.strip() not in IMPORT_FIELDS:
-            raise ImportFileError(
-                _("Bad mapping %(part)s: use COLUMN=FIELD with FIELD one of %(fields)s.")
-                % {"part": part, "fields": ", ".join(IMPORT_FIELDS)}
-            )
-        mapping[source.strip()] = target.strip()
-    return mapping
-
-
 @dataclass
 class RowProblem:
     line: int
@@ -641,26 +625,6 @@ def headers_key(headers: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256("\x1f".join(matching_key(h) for h in headers).encode()).hexdigest()
-
-
-def mapping_for(*, tenant: Tenant, headers: list[str]) -> dict[str, str]:
-    """The mapping saved for files with these headers, else a guess from the titles."""
-    from customers.models import ImportMapping
-
-    saved = ImportMapping.objects.filter(tenant=tenant, headers_key=headers_key(headers)).first()
-    if saved is not None:
-        return {k: v for k, v in saved.mapping.items() if k in headers and v in IMPORT_FIELDS}
-    return dict(iter_suggested_mapping(headers))
-
-
-def mapping_save(*, tenant: Tenant, headers: list[str], mapping: dict[str, str]) -> None:
-    from customers.models import ImportMapping
-
-    ImportMapping.objects.update_or_create(
-        tenant=tenant,
-        headers_key=headers_key(headers),
-        defaults={"headers": headers, "mapping": mapping},
-    )
 
 
 def preview_rows(table: Table, mapping: dict[str, str], limit: int = 5) -> list[dict[str, Any]]:

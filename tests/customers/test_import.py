@@ -15,7 +15,7 @@ from django.utils import translation
 from crm import tables
 from crm.models import Job
 from crm.tenancy import tenant_context
-from customers import imports
+from customers import activity_imports, imports
 from customers.models import Customer, Email, Phone
 from tests.conftest import TenantWorld
 
@@ -30,6 +30,9 @@ ROWS = [
 ]
 
 
+CUSTOMERS = activity_imports.IMPORT_KINDS["customers"]
+
+
 def _table(text: str, name: str = "musteriler.csv", encoding: str = "cp1254") -> imports.Table:
     return tables.read_table(text.encode(encoding), name)
 
@@ -37,7 +40,9 @@ def _table(text: str, name: str = "musteriler.csv", encoding: str = "cp1254") ->
 def _import(world: TenantWorld, text: str, **kwargs: object) -> imports.ImportResult:
     table = _table(text, **kwargs)  # type: ignore[arg-type]
     with tenant_context(world.tenant):
-        mapping = imports.mapping_for(tenant=world.tenant, headers=table.headers)
+        mapping = activity_imports.mapping_for(
+            tenant=world.tenant, kind=CUSTOMERS, headers=table.headers
+        )
         return imports.customers_import(
             tenant=world.tenant, actor=world.owner, table=table, mapping=mapping
         )
@@ -131,7 +136,9 @@ def test_xlsx_with_excel_dates(world_a: TenantWorld) -> None:
     workbook.save(buffer)
     table = tables.read_table(buffer.getvalue(), "liste.xlsx")
     with tenant_context(world_a.tenant):
-        mapping = imports.mapping_for(tenant=world_a.tenant, headers=table.headers)
+        mapping = activity_imports.mapping_for(
+            tenant=world_a.tenant, kind=CUSTOMERS, headers=table.headers
+        )
         assert mapping == {
             "Adı": "first_name",
             "Soyadı": "last_name",
@@ -148,7 +155,7 @@ def test_xlsx_with_excel_dates(world_a: TenantWorld) -> None:
 
 def test_a_broken_mapping_is_explained() -> None:
     with translation.override("en"), pytest.raises(imports.ImportFileError, match="COLUMN=FIELD"):
-        imports.parse_mapping("Ad=isim")
+        activity_imports.parse_mapping(CUSTOMERS, "Ad=isim")
 
 
 @pytest.mark.django_db

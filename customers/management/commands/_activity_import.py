@@ -1,5 +1,5 @@
-"""What import_purchases and import_interactions share (not a command itself: Django
-skips modules whose name starts with an underscore)."""
+"""What import_customers, import_purchases and import_interactions share (not a command
+itself: Django skips modules whose name starts with an underscore)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from customers import activity_imports
 
 
 class ActivityImportCommand(BaseCommand):
-    """Options and JSON summary as import_customers, for the kind named by ``kind``."""
+    """The file, ``--tenant``, ``--map`` and ``--errors``; prints a JSON summary. The kind
+    of file is named by ``kind`` (a key of activity_imports.IMPORT_KINDS)."""
 
     kind = ""
 

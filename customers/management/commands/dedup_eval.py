@@ -31,7 +31,7 @@ from django.db import transaction
 from crm import tables
 from crm.models import Tenant
 from crm.tenancy import tenant_context
-from customers import dedup, imports
+from customers import activity_imports, dedup, imports
 
 TURKISH_MAPPING = (
     "ad=first_name,soyad=last_name,telefon=phone,eposta=email,tckn=tckn,"
@@ -105,7 +105,9 @@ class Command(BaseCommand):
             raise CommandError(f"No file {file}")
         try:
             table = tables.read_table(path.read_bytes(), path.name)
-            mapping = imports.parse_mapping(options["mapping"])
+            mapping = activity_imports.parse_mapping(
+                activity_imports.IMPORT_KINDS["customers"], options["mapping"]
+            )
         except imports.ImportFileError as error:
             raise CommandError(str(error)) from error
         if options["truth"] not in table.headers:
