@@ -28,3 +28,14 @@ class TenantTask(Task):
         tenant = Tenant.objects.get(pk=tenant_id)
         with tenant_context(tenant):
             return super().__call__(tenant_id, *args, **kwargs)
+
+
+def fan_out_to_active_tenants(task: Any, **kwargs: Any) -> int:
+    """Beat entry points: queue ``task(tenant_id, **kwargs)`` for every active tenant;
+    returns how many were queued."""
+    from crm.models import Tenant
+
+    tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.delay(tenant_id, **kwargs)
+    return len(tenant_ids)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from crm.celery import fan_out_to_active_tenants
 from crm.models import Tenant
 
 
 @shared_task(name="segmentation.segment_tasks.segments_materialise_due_all")
 def segments_materialise_due_all() -> int:
     """Fan out: one task per active tenant."""
-    started = 0
-    for tenant_id in Tenant.objects.filter(is_active=True).values_list("pk", flat=True):
-        segments_materialise_due.delay(tenant_id)
-        started += 1
-    return started
+    return fan_out_to_active_tenants(segments_materialise_due)
 
 
 @shared_task(name="segmentation.segment_tasks.segments_materialise_due")

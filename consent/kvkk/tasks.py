@@ -11,7 +11,7 @@ from django.utils import translation
 
 from consent.kvkk import retention, services
 from consent.kvkk.models import DestructionRun
-from crm.celery import TenantTask
+from crm.celery import TenantTask, fan_out_to_active_tenants
 from crm.models import Tenant, User
 from crm.tenancy import current_tenant_id
 
@@ -36,18 +36,13 @@ def retention_destroy_task(
     return {"run": run.pk, "destroyed": run.destroyed}
 
 
-def _fan_out(task: Any, **kwargs: Any) -> int:
-    tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        task.delay(tenant_id, **kwargs)
-    return len(tenant_ids)
-
-
 @shared_task(name="consent.kvkk.tasks.dsr_reminders_all")
 def dsr_reminders_all() -> int:
-    return _fan_out(dsr_reminders_task)
+    return fan_out_to_active_tenants(dsr_reminders_task)
 
 
 @shared_task(name="consent.kvkk.tasks.retention_destroy_all")
 def retention_destroy_all() -> int:
-    return _fan_out(retention_destroy_task, trigger=DestructionRun.Trigger.SCHEDULED)
+    return fan_out_to_active_tenants(
+        retention_destroy_task, trigger=DestructionRun.Trigger.SCHEDULED
+    )
