@@ -9,6 +9,9 @@ consent text is not "given".
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from crm.models import Tenant
@@ -23,25 +26,22 @@ def _needs_explicit_consent(tenant: Tenant) -> bool:
     ).exists()
 
 
+def _objections(tenant: Tenant) -> QuerySet[Any]:
+    """The tenant's objections to profiling that stand (any not rejected)."""
+    from consent.kvkk.models import DataSubjectRequest, RequestKind, RequestStatus
+
+    return DataSubjectRequest.objects.filter(
+        tenant=tenant, kind=RequestKind.OBJECTION, customer__isnull=False
+    ).exclude(status=RequestStatus.REJECTED)
+
+
 def profiling_excluded_customer_ids(*, tenant: Tenant) -> set[int]:
     """Ids of the tenant's customers who must be left out of profiling (one query)."""
-    from consent.kvkk.models import (
-        DataSubjectRequest,
-        ProcessingPurpose,
-        RequestKind,
-        RequestStatus,
-    )
+    from consent.kvkk.models import ProcessingPurpose
     from consent.kvkk.notices import customers_with_explicit_consent
 
-    objected = (
-        DataSubjectRequest.objects.filter(
-            tenant=tenant, kind=RequestKind.OBJECTION, customer__isnull=False
-        )
-        .exclude(status=RequestStatus.REJECTED)
-        # No ordering in the UNION's parts: SQLite refuses it there.
-        .order_by()
-        .values("customer_id")
-    )
+    # No ordering in the UNION's parts: SQLite refuses it there.
+    objected = _objections(tenant).order_by().values("customer_id")
     erased = (
         Customer.objects.filter(tenant=tenant, anonymised_at__isnull=False).order_by().values("pk")
     )
@@ -63,24 +63,12 @@ def may_profile(*, tenant: Tenant, customer: Customer) -> bool:
 
 def profiling_exclusion_reason(*, tenant: Tenant, customer: Customer) -> str | None:
     """Why this customer is left out of profiling, in words; None if they are not."""
-    from consent.kvkk.models import (
-        DataSubjectRequest,
-        PrivacyDecisionKind,
-        ProcessingPurpose,
-        RequestKind,
-        RequestStatus,
-    )
+    from consent.kvkk.models import PrivacyDecisionKind, ProcessingPurpose
     from consent.kvkk.notices import latest_explicit_decisions
 
     if customer.anonymised_at is not None:
         return _("The customer's data was erased.")
-    if (
-        DataSubjectRequest.objects.filter(
-            tenant=tenant, kind=RequestKind.OBJECTION, customer=customer
-        )
-        .exclude(status=RequestStatus.REJECTED)
-        .exists()
-    ):
+    if _objections(tenant).filter(customer=customer).exists():
         return _("The customer objected to profiling (KVKK request).")
     if _needs_explicit_consent(tenant):
         decision = latest_explicit_decisions(tenant=tenant, customer=customer).get(
