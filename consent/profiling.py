@@ -19,11 +19,9 @@ from customers.models import Customer
 
 
 def _needs_explicit_consent(tenant: Tenant) -> bool:
-    from consent.models import ConsentSettings
+    from consent.services import consent_settings_get
 
-    return ConsentSettings.objects.filter(
-        tenant=tenant, profiling_needs_explicit_consent=True
-    ).exists()
+    return consent_settings_get(tenant=tenant).profiling_needs_explicit_consent
 
 
 def _objections(tenant: Tenant) -> QuerySet[Any]:
