@@ -111,7 +111,9 @@ def privacy_decision_record(
                 "refused or withdrawn."
             )
         )
-    if text.pk != current_texts(tenant=tenant).get((text.kind, text.purpose), text).pk:
+    if PrivacyText.objects.filter(
+        tenant=tenant, kind=text.kind, purpose=text.purpose, version__gt=text.version
+    ).exists():
         raise ValidationError(
             _("A newer version of this text has been published: present that one.")
         )
