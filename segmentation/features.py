@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,9 @@ from customers.models import (
 )
 
 CHUNK_ROWS = 100_000
+# Query results larger than this go to a temporary file while they are read.
+SPOOL_BYTES = 64 * 1024 * 1024
+_NULL = "\\N"
 ONLINE_TOUCHPOINTS = ("ecommerce", "email")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -73,19 +77,41 @@ def rows_frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
 
 
-def _fetch(sql: str, params: list[Any], columns: list[str]) -> pd.DataFrame:
-    """Run ``sql`` with a server-side cursor and build the frame chunk by chunk."""
-    parts: list[pd.DataFrame] = []
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while True:
-            rows = cursor.fetchmany(CHUNK_ROWS)
-            if not rows:
-                break
-            parts.append(pd.DataFrame.from_records(rows, columns=columns, coerce_float=True))
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-    return pd.concat(parts, ignore_index=True)
+def _fetch(
+    sql: str, params: list[Any], columns: list[str], *, dates: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Run ``sql`` as ``COPY (…) TO STDOUT`` and parse the CSV with pandas.
+
+    Not a server-side cursor: PostgreSQL never plans a DECLAREd cursor in parallel,
+    and these aggregates over millions of purchases are what parallel workers are
+    for. The CSV is spooled to a temporary file as it arrives, so memory holds the
+    frame, not the frame plus a Python tuple per row. ``dates`` are columns of
+    calendar dates, returned as :class:`datetime.date` (``None`` when missing).
+    """
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as buffer:
+        with connection.cursor() as cursor:
+            statement = f"COPY ({sql}) TO STDOUT (FORMAT csv, NULL '{_NULL}')"
+            # The psycopg cursor under Django's wrapper; parameters are merged client-side.
+            with cursor.cursor.copy(statement, params) as copy:
+                for block in copy:
+                    buffer.write(block)
+        if not buffer.tell():
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        buffer.seek(0)
+        frame = pd.read_csv(
+            buffer,
+            header=None,
+            names=columns,
+            na_values=[_NULL],
+            keep_default_na=False,
+            # "t"/"f" are PostgreSQL's booleans in CSV.
+            true_values=["t"],
+            false_values=["f"],
+        )
+    for column in dates:
+        stamps = pd.to_datetime(frame[column], format="%Y-%m-%d")
+        frame[column] = stamps.dt.date.astype(object).where(stamps.notna(), None)
+    return frame
 
 
 def _day_number(day: datetime.date) -> int:
@@ -95,6 +121,74 @@ def _day_number(day: datetime.date) -> int:
 def _local(column: str) -> str:
     # Calendar days and hours as people in the tenant's country see them.
     return f"({column} AT TIME ZONE %s)"
+
+
+def _utc_offsets(until: datetime.datetime) -> list[tuple[datetime.datetime, int]]:
+    """``settings.TIME_ZONE``'s UTC offsets up to ``until``: (from this instant, seconds
+    east of UTC), oldest first, the first one starting at 1970-01-01."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    utc = datetime.UTC
+
+    def offset(at: datetime.datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    start = datetime.datetime(1970, 1, 1, tzinfo=utc)
+    periods = [(start, offset(start))]
+    day = datetime.timedelta(days=1)
+    at = start
+    while at < until:
+        following = at + day
+        if offset(following) != periods[-1][1]:
+            # Find the very second the offset changed (zones change on whole seconds).
+            low, high = int(at.timestamp()), int(following.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(datetime.datetime.fromtimestamp(middle, utc)) == periods[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            changed = datetime.datetime.fromtimestamp(high, utc)
+            periods.append((changed, offset(changed)))
+        at = following
+    return periods
+
+
+def local_seconds(column: str, until: datetime.datetime) -> str:
+    """SQL for ``column`` (a timestamptz) as seconds since 1970-01-01 on the local
+    wall clock, valid up to ``until``.
+
+    Plain arithmetic on purpose: the aggregates below read the local day, hour and
+    weekday in a dozen FILTER clauses each, and PostgreSQL re-evaluates the
+    expression in every one (keeping it in a subquery fence would rule out a
+    parallel plan). ``AT TIME ZONE`` there cost more than the scan itself; comparing
+    with the zone's few transition instants, newest first, costs next to nothing.
+    Built from our own zone data only (no user input).
+    """
+    periods = _utc_offsets(until)
+    branches = " ".join(
+        f"WHEN {column} >= TIMESTAMPTZ '{start.isoformat()}' THEN {seconds}"
+        for start, seconds in reversed(periods[1:])
+    )
+    shift = f"CASE {branches} ELSE {periods[0][1]} END" if branches else str(periods[0][1])
+    return f"(date_part('epoch', {column}) + {shift})"
+
+
+def local_day(seconds: str) -> str:
+    """Local calendar day as days since 1970-01-01, from :func:`local_seconds`."""
+    return f"floor({seconds} / 86400)::int"
+
+
+def local_hour(seconds: str) -> str:
+    # mod of a mod: PostgreSQL's mod keeps the sign of a (pre-1970) negative.
+    return f"mod(mod(floor({seconds} / 3600)::bigint, 24) + 24, 24)::int"
+
+
+def local_isodow(seconds: str) -> str:
+    """ISO weekday, Monday 1 … Sunday 7 (1970-01-01 was a Thursday)."""
+    return f"(mod(mod(floor({seconds} / 86400)::bigint + 3, 7) + 7, 7) + 1)::int"
 
 
 def _end_of(as_of: datetime.date) -> datetime.datetime:
@@ -142,6 +236,7 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
         " WHERE c.tenant_id = %s AND c.merged_into_id IS NULL ORDER BY c.id",
         [tenant.pk],
         ["customer_id", "birth_date", "home_branch_id"],
+        dates=("birth_date",),
     )
     base = base.set_index("customer_id")
 
@@ -149,9 +244,7 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
     weekday_counts = ", ".join(
         f"COUNT(*) FILTER (WHERE NOT p.is_return AND p.dow = {n})" for n in range(1, 8)
     )
-    # The local day, hour and weekday are computed once per purchase in the inner
-    # query (OFFSET 0 keeps PostgreSQL from inlining it and recomputing them in
-    # every FILTER).
+    seconds = local_seconds("q.purchased_at", end)
     purchases = _fetch(
         f"""
         SELECT p.customer_id,
@@ -171,17 +264,14 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
                {weekday_counts}
           FROM (
               SELECT q.customer_id, q.is_return, q.total_amount, q.discount_amount,
-                     q.touchpoint, l.at::date - %s AS day,
-                     EXTRACT(HOUR FROM l.at)::int AS hour,
-                     EXTRACT(ISODOW FROM l.at)::int AS dow
+                     q.touchpoint, {local_day(seconds)} AS day,
+                     {local_hour(seconds)} AS hour, {local_isodow(seconds)} AS dow
                 FROM {purchase} q
-                CROSS JOIN LATERAL (SELECT q.purchased_at AT TIME ZONE %s AS at) l
                WHERE q.tenant_id = %s AND q.purchased_at < %s
-              OFFSET 0
           ) p
          GROUP BY p.customer_id
         """,  # noqa: S608
-        [day0, tz, tenant.pk, end],
+        [tenant.pk, end],
         [
             "customer_id",
             "frequency",
@@ -208,26 +298,26 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
         [tenant.pk, end],
         ["customer_id", "branch_id", "touchpoint", "count"],
     )
+    sold = local_seconds("q.purchased_at", end)
     categories = _fetch(
         f"""
-        SELECT p.customer_id, pr.category_id, MIN(p.day), MAX(p.day),
+        SELECT q.customer_id, pr.category_id,
+               MIN({local_day(sold)}), MAX({local_day(sold)}),
                COUNT(*), COALESCE(SUM(l.line_total), 0)
           FROM {line} l
-          JOIN (
-              SELECT q.id, q.customer_id, (q.purchased_at AT TIME ZONE %s)::date - %s AS day
-                FROM {purchase} q
-               WHERE q.tenant_id = %s AND q.purchased_at < %s AND NOT q.is_return
-              OFFSET 0
-          ) p ON p.id = l.purchase_id
+          JOIN {purchase} q ON q.id = l.purchase_id
           JOIN {product} pr ON pr.id = l.product_id
-         WHERE l.tenant_id = %s AND pr.tenant_id = %s AND pr.category_id IS NOT NULL
+         WHERE l.tenant_id = %s AND q.tenant_id = %s AND pr.tenant_id = %s
+           AND q.purchased_at < %s AND NOT q.is_return AND pr.category_id IS NOT NULL
          GROUP BY 1, 2
         """,  # noqa: S608
-        [tz, day0, tenant.pk, end, tenant.pk, tenant.pk],
+        [tenant.pk, tenant.pk, tenant.pk, end],
         ["customer_id", "category_id", "first_day", "last_day", "lines", "amount"],
     )
+    # The latest contact per customer first, then its local day: one conversion
+    # per customer rather than one per interaction.
     contacts = _fetch(
-        f"SELECT i.customer_id, MAX({_local('i.occurred_at')}::date - %s)"  # noqa: S608
+        f"SELECT i.customer_id, ({_local('MAX(i.occurred_at)')})::date - %s"  # noqa: S608
         f" FROM {_t(Interaction)} i WHERE i.tenant_id = %s AND i.occurred_at < %s"
         " GROUP BY 1",
         [tz, day0, tenant.pk, end],

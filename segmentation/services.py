@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -124,28 +123,27 @@ def _clv_purchase_days(*, tenant: Tenant, as_of: datetime.date) -> pd.DataFrame:
     if connection.vendor != "postgresql":
         return portable.clv_purchase_days_portable(tenant=tenant, as_of=as_of)
     purchase = connection.ops.quote_name(features.Purchase._meta.db_table)
-    day0 = datetime.date(1970, 1, 1)
-    return features._fetch(
-        f"""
+    end = features._end_of(as_of)
+    day = features.local_day(features.local_seconds("p.purchased_at", end))
+    return (
+        features._fetch(
+            f"""
         WITH d AS (
-            SELECT p.customer_id, (p.purchased_at AT TIME ZONE %s)::date - %s AS day,
-                   SUM(p.total_amount) AS amount
+            SELECT p.customer_id, {day} AS day, SUM(p.total_amount) AS amount
               FROM {purchase} p
              WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return
              GROUP BY 1, 2
         )
         SELECT customer_id, COUNT(*) - 1, MIN(day), MAX(day), SUM(amount),
                (ARRAY_AGG(amount ORDER BY day))[1]
-          FROM d GROUP BY 1 ORDER BY 1
+          FROM d GROUP BY 1
         """,  # noqa: S608
-        [
-            settings.TIME_ZONE,
-            day0,
-            tenant.pk,
-            features._end_of(as_of),
-        ],
-        ["customer_id", "frequency", "first_day", "last_day", "total", "first_amount"],
-    ).set_index("customer_id")
+            [tenant.pk, end],
+            ["customer_id", "frequency", "first_day", "last_day", "total", "first_amount"],
+        )
+        .set_index("customer_id")
+        .sort_index()
+    )  # the same order as the features, run after run
 
 
 def _clv_summary(state: _State) -> pd.DataFrame:
