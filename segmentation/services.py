@@ -125,25 +125,27 @@ def _clv_purchase_days(*, tenant: Tenant, as_of: datetime.date) -> pd.DataFrame:
     purchase = connection.ops.quote_name(features.Purchase._meta.db_table)
     end = features._end_of(as_of)
     day = features.local_day(features.local_seconds("p.purchased_at", end))
-    return (
-        features._fetch(
+    # Nearly every (customer, day) is a group of its own, so hashing them spills most
+    # of the table to disk; sorting streams (36 s against 17 s at 10M purchases).
+    with features.planner_settings(enable_hashagg="off"):
+        days = features._fetch(
             f"""
-        WITH d AS (
-            SELECT p.customer_id, {day} AS day, SUM(p.total_amount) AS amount
-              FROM {purchase} p
-             WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return
-             GROUP BY 1, 2
-        )
-        SELECT customer_id, COUNT(*) - 1, MIN(day), MAX(day), SUM(amount),
-               (ARRAY_AGG(amount ORDER BY day))[1]
-          FROM d GROUP BY 1
-        """,  # noqa: S608
+            WITH d AS (
+                SELECT p.customer_id, {day} AS day,
+                       {features.cents_sum("p.total_amount")} AS amount
+                  FROM {purchase} p
+                 WHERE p.tenant_id = %s AND p.purchased_at < %s AND NOT p.is_return
+                 GROUP BY 1, 2
+            )
+            SELECT customer_id, COUNT(*) - 1, MIN(day), MAX(day), SUM(amount),
+                   (ARRAY_AGG(amount ORDER BY day))[1]
+              FROM d GROUP BY 1
+            """,  # noqa: S608
             [tenant.pk, end],
             ["customer_id", "frequency", "first_day", "last_day", "total", "first_amount"],
         )
-        .set_index("customer_id")
-        .sort_index()
-    )  # the same order as the features, run after run
+    features._kurus(days, "total", "first_amount")
+    return days.set_index("customer_id").sort_index()  # same order as the features
 
 
 def _clv_summary(state: _State) -> pd.DataFrame:
