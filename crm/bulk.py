@@ -60,31 +60,35 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + size]
 
 
-def _csv(frame: pd.DataFrame) -> str:
+def _csv(frame: pd.DataFrame, float_format: str | None = "%.2f") -> str:
     out = io.StringIO()
     frame.to_csv(
         out,
         header=False,
         index=False,
         na_rep=NULL,
-        float_format="%.2f",
+        float_format=float_format,
         date_format="%Y-%m-%d %H:%M:%S%z",
         lineterminator="\n",
     )
     return out.getvalue()
 
 
-def load_frame(model: type[models.Model], frame: pd.DataFrame) -> int:
+def load_frame(
+    model: type[models.Model], frame: pd.DataFrame, *, float_format: str | None = "%.2f"
+) -> int:
     """Insert every row of ``frame`` (columns = ``model``'s column names); returns the
     row count. Call inside the tenant scope the rows belong to. Every NOT NULL column
     without a database default must be in the frame: Django's defaults are not
-    applied here. Floats are written with two decimals (money)."""
+    applied here. Floats are written with two decimals (money) unless
+    ``float_format`` says otherwise (``None``: as they are, for frames whose floats
+    are already rounded to what each column keeps)."""
     if frame.empty:
         return 0
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in frame.columns)
     if connection.vendor != "postgresql":
-        return _load_sqlite(table, columns, frame)
+        return _load_sqlite(table, columns, frame, money=float_format is not None)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE _tekil_load AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608
@@ -96,7 +100,7 @@ def load_frame(model: type[models.Model], frame: pd.DataFrame) -> int:
             f"COPY _tekil_load ({columns}) FROM STDIN (FORMAT csv, NULL '{NULL}')"
         ) as copy:
             for chunk in _chunks(frame, COPY_CHUNK_ROWS):
-                copy.write(_csv(chunk))
+                copy.write(_csv(chunk, float_format))
         # Foreign keys are DEFERRABLE INITIALLY DEFERRED: checking them per statement
         # keeps the queue of pending checks to one chunk instead of the whole load.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -121,10 +125,10 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _load_sqlite(table: str, columns: str, frame: pd.DataFrame) -> int:
+def _load_sqlite(table: str, columns: str, frame: pd.DataFrame, *, money: bool) -> int:
     placeholders = ", ".join(["%s"] * len(frame.columns))
     sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"] if money else []
     with connection.cursor() as cursor:
         for chunk in _chunks(frame, 20_000):
             chunk = chunk.copy()

@@ -269,19 +269,18 @@ def _step_clusters(state: _State) -> None:
     _write_scores(state)
 
 
-def _decimal_text(values: pd.Series, digits: int) -> pd.Series:
-    """Floats as text with ``digits`` decimals (load_frame writes floats with two)."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    # repr of a rounded float ("0.1234", "1e-05"): PostgreSQL reads both forms.
-    text = numbers.round(digits).astype(str)
-    return text.astype(object).where(numbers.notna(), None)
+def _rounded(values: pd.Series, digits: int) -> np.ndarray:
+    """Floats rounded to what the column keeps (NaN stays missing); written as they
+    are (``float_format=None``), so 0.1234 goes in as "0.1234", never "0.12"."""
+    numbers: np.ndarray = pd.to_numeric(values, errors="coerce").to_numpy("float64")
+    return np.round(numbers, digits)
 
 
-def _int_text(values: pd.Series) -> pd.Series:
-    """Whole numbers (or None) as text, so missing values do not turn them into floats."""
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    text = numbers.round().astype("Int64").astype(str)
-    return text.astype(object).where(numbers.notna(), None)
+def _whole(values: pd.Series) -> pd.arrays.IntegerArray:
+    """Whole numbers with missing values (pandas' nullable Int64), so a gap does not
+    turn the column into floats that an integer column refuses ("12.0")."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy("float64")
+    return pd.array(np.round(numbers), dtype="Float64").astype("Int64")
 
 
 def _write_scores(state: _State) -> None:
@@ -292,39 +291,39 @@ def _write_scores(state: _State) -> None:
         "tenant_id": np.full(n, state.tenant.pk, dtype="int64"),
         "run_id": np.full(n, state.run.pk, dtype="int64"),
         "customer_id": frame.index.to_numpy("int64"),
-        "recency_days": _int_text(frame["recency_days"]),
+        "recency_days": _whole(frame["recency_days"]),
         "frequency": frame["frequency"].astype("int64"),
-        "monetary": frame["monetary"].astype("float64"),
-        "tenure_days": _int_text(frame["tenure_days"]),
-        "average_basket": frame["average_basket"].astype("float64"),
-        "return_rate": _decimal_text(frame["return_rate"], 4),
-        "discount_share": _decimal_text(frame["discount_share"], 4),
+        "monetary": _rounded(frame["monetary"], 2),
+        "tenure_days": _whole(frame["tenure_days"]),
+        "average_basket": _rounded(frame["average_basket"], 2),
+        "return_rate": _rounded(frame["return_rate"], 4),
+        "discount_share": _rounded(frame["discount_share"], 4),
         "complaint_count": frame["complaint_count"].astype("int64"),
-        "days_since_contact": _int_text(frame["days_since_contact"]),
-        "top_category_id": _int_text(frame["top_category_id"]),
-        "top_branch_id": _int_text(frame["top_branch_id"]),
+        "days_since_contact": _whole(frame["days_since_contact"]),
+        "top_category_id": _whole(frame["top_category_id"]),
+        "top_branch_id": _whole(frame["top_branch_id"]),
         "top_touchpoint": frame["top_touchpoint"].astype(str),
-        "weekend_share": _decimal_text(frame["weekend_share"], 4),
-        "evening_share": _decimal_text(frame["evening_share"], 4),
+        "weekend_share": _rounded(frame["weekend_share"], 4),
+        "evening_share": _rounded(frame["evening_share"], 4),
         "features": features.mix_json(state.data),
-        "r_score": _int_text(frame["r_score"].where(frame["r_score"] > 0)),
-        "f_score": _int_text(frame["f_score"].where(frame["f_score"] > 0)),
-        "m_score": _int_text(frame["m_score"].where(frame["m_score"] > 0)),
+        "r_score": _whole(frame["r_score"].where(frame["r_score"] > 0)),
+        "f_score": _whole(frame["f_score"].where(frame["f_score"] > 0)),
+        "m_score": _whole(frame["m_score"].where(frame["m_score"] > 0)),
         "rfm_segment": frame["rfm_segment"],
-        "p_alive": _decimal_text(frame["p_alive"], 6),
-        "expected_purchases_90": _decimal_text(frame["expected_purchases_90"], 6),
-        "expected_purchases_365": _decimal_text(frame["expected_purchases_365"], 6),
-        "expected_average_value": frame["expected_average_value"].astype("float64"),
-        "clv": frame["clv"].astype("float64"),
+        "p_alive": _rounded(frame["p_alive"], 6),
+        "expected_purchases_90": _rounded(frame["expected_purchases_90"], 6),
+        "expected_purchases_365": _rounded(frame["expected_purchases_365"], 6),
+        "expected_average_value": _rounded(frame["expected_average_value"], 2),
+        "clv": _rounded(frame["clv"], 2),
         "value_tier": frame["value_tier"],
-        "cluster_id": _int_text(frame["cluster_id"]),
+        "cluster_id": _whole(frame["cluster_id"]),
         "profiling_excluded": frame["profiling_excluded"],
     }
     table = pd.DataFrame(
-        {k: (v.to_numpy() if hasattr(v, "to_numpy") else v) for k, v in data.items()}
+        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in data.items()}
     )
     with transaction.atomic():
-        bulk.load_frame(CustomerScore, table)
+        bulk.load_frame(CustomerScore, table, float_format=None)
     # Saved segments are materialised from these rows minutes later (last step of the
     # run); planned against statistics from before the load — an empty table — their
     # joins become nested loops over a million rows (ten minutes instead of seconds).
@@ -361,12 +360,12 @@ def _step_offers(state: _State) -> None:
             "customer_id": chosen["customer_id"].to_numpy("int64"),
             "category_id": chosen["category_id"].to_numpy("int64"),
             "rank": chosen["rank"].to_numpy("int64"),
-            "score": _decimal_text(chosen["score"], 6).to_numpy(),
+            "score": _rounded(chosen["score"], 6),
             "reason": reason.to_numpy(),
         }
     )
     with transaction.atomic():
-        bulk.load_frame(NextBestOffer, table)
+        bulk.load_frame(NextBestOffer, table, float_format=None)
     bulk.analyze(NextBestOffer)
 
 
