@@ -1,10 +1,10 @@
 """Per-customer features for a segmentation run, computed in bulk.
 
 Every feature is a SQL aggregate that PostgreSQL computes over the tenant's
-purchases, lines, interactions and complaints; Python only receives one row per
-customer (or per customer and category/branch/touchpoint), fetched in chunks of
-``CHUNK_ROWS`` through a server-side cursor, so memory grows with the number of
-customers and never with the number of purchases.
+purchases, lines, interactions and complaints, in parallel where it can; Python only
+receives one row per customer (or per customer and category/branch/touchpoint), read
+with ``COPY`` into pandas, so memory grows with the number of customers and never
+with the number of purchases.
 
 On other databases (the embedded SQLite of ``make run``, a demo of a few thousand
 customers) :mod:`segmentation.portable` reads the raw rows and computes the same
@@ -46,7 +46,6 @@ from customers.models import (
     PurchaseLine,
 )
 
-CHUNK_ROWS = 100_000
 # Query results larger than this go to a temporary file while they are read.
 SPOOL_BYTES = 64 * 1024 * 1024
 _NULL = "\\N"
@@ -521,8 +520,3 @@ def mix_json(features: CustomerFeatures, *, top_categories: int = 3) -> pd.Serie
         shares(frame["online_share"]),
     ]
     return pd.Series([template % row for row in zip(*columns, strict=True)], index=frame.index)
-
-
-def chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(frame), size):
-        yield frame.iloc[start : start + size]
