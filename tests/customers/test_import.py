@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
@@ -218,3 +219,43 @@ def test_upload_map_preview_and_run_as_a_job(
     )
     remembered = client.get(again["Location"]).content.decode()
     assert 'value="tckn" selected' in remembered
+
+
+@pytest.mark.django_db
+def test_a_value_the_customer_record_cannot_hold_rejects_the_row_with_the_models_message(
+    world_a: TenantWorld,
+) -> None:
+    # The import checks fields without building a Customer per row; the row is still
+    # refused with the message Customer.clean_fields gives, under the file's column.
+    text = "Unvan;Vergi Dairesi\nAk Ltd;" + "K" * 150 + "\nBe Ltd;Kadıköy\n"
+    table = _table(text, encoding="utf-8")
+    with translation.override("en"), tenant_context(world_a.tenant):
+        result = imports.customers_import(
+            tenant=world_a.tenant,
+            actor=world_a.owner,
+            table=table,
+            mapping={"Unvan": "trade_name", "Vergi Dairesi": "tax_office"},
+        )
+        probe = Customer(kind=Customer.Kind.COMPANY, trade_name="Ak Ltd", tax_office="K" * 150)
+        with pytest.raises(ValidationError) as expected:
+            probe.clean_fields(exclude=["name_key", "customer_number", "tenant", "home_branch"])
+        expected_reason = " ".join(expected.value.message_dict["tax_office"])
+        assert Customer.objects.filter(trade_name="Be Ltd").exists()
+        assert not Customer.objects.filter(trade_name="Ak Ltd").exists()
+    assert (result.created, result.rejected) == (1, 1)
+    [problem] = result.problems
+    assert (problem.line, problem.column, problem.rejected) == (2, "Vergi Dairesi", True)
+    assert problem.reason == expected_reason
+
+
+def test_the_field_checks_match_clean_fields_for_values_it_refuses() -> None:
+    data = imports.services.CustomerInput(
+        kind=Customer.Kind.PERSON, first_name="Ayşe", last_name="Kaya", gender="x"
+    )
+    with pytest.raises(ValidationError) as ours:
+        imports._customer_fields(data)
+    fields = imports.services.customer_normalize(data).fields
+    fields.pop("home_branch", None)
+    with pytest.raises(ValidationError) as django_s:
+        Customer(**fields).clean_fields(exclude=list(imports._UNCHECKED_FIELDS))
+    assert ours.value.message_dict == django_s.value.message_dict

@@ -919,3 +919,13 @@ def test_fast_path_takes_the_usual_spellings() -> None:
                     "+90 (532) 123-45-67", "0532.123.45.67"):  # fmt: skip
         found = normalize._turkish_mobile(written)
         assert found is not None and found.e164 == "+905321234567", written
+
+
+def test_the_empty_value_messages_made_once_are_still_in_the_users_language() -> None:
+    # The messages are module constants (made once, for speed); they must stay lazy,
+    # translated when shown, not frozen in the language active when the module loaded.
+    for raw, check in (("  ", normalize_phone), ("", normalize_email), (" ", normalize_province)):
+        with pytest.raises(ValidationError) as error:
+            check(raw)
+        assert isinstance(error.value.error_list[0].message, Promise)
+        assert error.value.code == "empty"
