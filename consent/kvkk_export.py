@@ -18,7 +18,14 @@ from consent.kvkk.models import (
     PrivacyText,
     RetentionRule,
 )
-from consent.models import ConsentEvent, ConsentSettings, ConsentState
+from consent.models import (
+    ConsentEvent,
+    ConsentReach,
+    ConsentReachBuild,
+    ConsentReachDirty,
+    ConsentSettings,
+    ConsentState,
+)
 from crm.models import Tenant
 from customers.models import Email, Phone
 
@@ -80,3 +87,7 @@ declare_not_personal(
 declare_not_personal(IysPushItem, "a link from a consent event (exported above) to an İYS batch")
 for _model in (IysAccount, IysBrand, IysPushBatch, ConsentSettings):
     declare_not_personal(_model, "the tenant's own settings and İYS batches")
+for _derived in (ConsentReach, ConsentReachDirty, ConsentReachBuild):
+    declare_not_personal(
+        _derived, "a cache of 'may I send?' derived from the consent states exported above"
+    )

@@ -280,6 +280,95 @@ class ConsentSettings(TenantOwnedModel):
         ]
 
 
+class ConsentReach(TenantOwnedModel):
+    """A customer with at least one recipient that may get ``channel`` now.
+
+    Derived from the ledger, never edited: consent.reach rebuilds it from the decision
+    SQL of consent.services and keeps it exact through ConsentReachDirty (PostgreSQL
+    only; SQLite decides directly). It lets a segment count "may get SMS" over a
+    million customers without deciding every recipient again.
+    """
+
+    # No database foreign keys to the tenant or the customer: these rows follow the
+    # customer tables (triggers mark what changed) and must never block their
+    # deletion, whatever order a bulk delete takes (see ConsentReachDirty).
+    tenant = models.ForeignKey(
+        "crm.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_constraint=False,
+    )
+    channel = models.CharField(max_length=10, choices=ConsentType.choices)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "channel", "customer"], name="consentreach_once"
+            )
+        ]
+
+
+class ConsentReachDirty(TenantOwnedModel):
+    """A customer whose reach must be decided again; ``customer`` null: all of them.
+
+    Written by PostgreSQL triggers on consent states, phones, e-mails and customers
+    (migration 0005), read and emptied by consent.reach before the reach is used.
+    The tenant foreign key has no database constraint because the triggers add rows
+    while a tenant's tables are emptied (make_reference_tenant deletes table by
+    table, then the tenant): a constraint would fail that deletion at commit.
+    """
+
+    tenant = models.ForeignKey(
+        "crm.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_constraint=False,
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+
+class ConsentReachBuild(TenantOwnedModel):
+    """The reach of ``channel`` was built in full under ``tacir_policy``.
+
+    Without this row (or with another policy than the tenant's current one) the next
+    read builds the channel's reach from scratch.
+    """
+
+    tenant = models.ForeignKey(
+        "crm.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_constraint=False,
+    )
+    channel = models.CharField(max_length=10, choices=ConsentType.choices)
+    tacir_policy = models.CharField(max_length=20, choices=TacirPolicy.choices)
+    built_at = models.DateTimeField(default=timezone.now)
+    customers = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "channel"], name="consentreachbuild_once")
+        ]
+
+
 # İYS synchronisation models live beside their services; importing them here
 # registers them in this app.
 from consent.iys.models import IysAccount, IysBrand, IysPushBatch, IysPushItem  # noqa: E402

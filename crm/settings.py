@@ -196,6 +196,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # KVKK: remind of request deadlines every morning; destroy what outlived its
     # retention period monthly (the regulation allows at most six months).
+    # Consent reach: the triggers keep it exact; rebuilt nightly as a safety net, after
+    # the İYS reconciliation and before saved segments are materialised.
+    "consent-reach-rebuild": {
+        "task": "consent.tasks.reach_rebuild_all",
+        "schedule": crontab(hour=4, minute=40),
+    },
     "kvkk-request-reminders": {
         "task": "consent.kvkk.tasks.dsr_reminders_all",
         "schedule": crontab(hour=8, minute=0),

@@ -31,11 +31,15 @@ from consent.kvkk.models import (
 )
 from consent.models import (
     ConsentEvent,
+    ConsentReach,
+    ConsentReachBuild,
+    ConsentReachDirty,
     ConsentSettings,
     ConsentState,
     ConsentStatus,
     ConsentType,
     RecipientType,
+    TacirPolicy,
 )
 from crm.models import (
     ApiKey,
@@ -382,6 +386,30 @@ class ConsentSettingsFactory(TenantOwnedFactory):
         model = ConsentSettings
 
 
+class ConsentReachFactory(TenantOwnedFactory):
+    class Meta:
+        model = ConsentReach
+
+    channel = ConsentType.MESAJ
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+
+
+class ConsentReachDirtyFactory(TenantOwnedFactory):
+    class Meta:
+        model = ConsentReachDirty
+
+    customer = factory.SubFactory(CustomerFactory, tenant=_same_tenant())
+
+
+class ConsentReachBuildFactory(TenantOwnedFactory):
+    class Meta:
+        model = ConsentReachBuild
+        django_get_or_create = ("tenant", "channel")  # one per tenant and channel
+
+    channel = ConsentType.MESAJ
+    tacir_policy = TacirPolicy.RET_ONLY
+
+
 class IysAccountFactory(TenantOwnedFactory):
     class Meta:
         model = IysAccount
@@ -538,6 +566,9 @@ FACTORIES: dict[type, type[TenantOwnedFactory]] = {
     ConsentEvent: ConsentEventFactory,
     ConsentState: ConsentStateFactory,
     ConsentSettings: ConsentSettingsFactory,
+    ConsentReach: ConsentReachFactory,
+    ConsentReachDirty: ConsentReachDirtyFactory,
+    ConsentReachBuild: ConsentReachBuildFactory,
     IysAccount: IysAccountFactory,
     IysBrand: IysBrandFactory,
     IysPushBatch: IysPushBatchFactory,
