@@ -36,8 +36,8 @@ SELECT c.tenant_id, %s, c.id, r.rec, r.freq, r.freq * 180.0, 0, random() * 0.5, 
        random(), random(), '{}'::jsonb,
        (ARRAY['champions','loyal','potential_loyalists','new','promising','need_attention',
               'about_to_sleep','at_risk','cant_lose','hibernating','lost'])
-           [1 + (r.u * 11)::int % 11],
-       (ARRAY['top','high','medium','low'])[1 + (r.v * 4)::int % 4],
+           [1 + (r.u * 11)::int %% 11],
+       (ARRAY['top','high','medium','low'])[1 + (r.v * 4)::int %% 4],
        random(), round((r.freq * 180.0 * random() * 3)::numeric, 2), false
 FROM customers_customer c
 CROSS JOIN LATERAL (SELECT (random() * 720)::int AS rec, 1 + (random() * 20)::int AS freq,
