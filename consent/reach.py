@@ -43,8 +43,9 @@ from crm.models import Tenant
 from customers.models import Customer
 
 # Past this many marked customers, one pass over the whole tenant is cheaper than
-# deciding them one neighbourhood at a time (measured at 1M customers: see the note
-# in the commit that set it).
+# deciding them one neighbourhood at a time. A judgement from two figures at 1M
+# customers: 10,000 changed consents refreshed in about 4 s, a full channel build
+# takes 5-11 s.
 FULL_REBUILD_CUSTOMERS = 50_000
 
 
