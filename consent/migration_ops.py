@@ -93,8 +93,25 @@ def _bulk_guard(source: str) -> str:
     END IF;"""
 
 
+def _changed_guard(condition: str) -> str:
+    """Count the updated rows meeting ``condition`` (into the function's ``changed``):
+    none → nothing to mark; past REACH_BULK_ROWS → mark the whole tenant."""
+    return f"""SELECT count(*) INTO changed FROM (
+        SELECT 1 FROM old_rows o JOIN new_rows n USING (id)
+        WHERE {condition}
+        LIMIT {REACH_BULK_ROWS + 1}
+    ) x;
+    IF changed = 0 THEN
+        RETURN NULL;
+    ELSIF changed > {REACH_BULK_ROWS} THEN
+        {_MARK} SELECT DISTINCT tenant_id, NULL::bigint FROM new_rows;
+        RETURN NULL;
+    END IF;"""
+
+
 def _point_functions(table: str, value: str) -> str:
     prefix = f"consent_reach_{table.removeprefix('customers_')}"
+    moved = f"o.customer_id IS DISTINCT FROM n.customer_id OR o.{value} IS DISTINCT FROM n.{value}"
     return f"""
 CREATE OR REPLACE FUNCTION {prefix}_inserted() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -117,25 +134,15 @@ END $$;
 CREATE OR REPLACE FUNCTION {prefix}_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    moved bigint;
+    changed bigint;
 BEGIN
     -- Only a point that changed hands or number matters (not primary/verified flags).
-    SELECT count(*) INTO moved FROM (
-        SELECT 1 FROM old_rows o JOIN new_rows n USING (id)
-        WHERE o.customer_id IS DISTINCT FROM n.customer_id OR o.{value} IS DISTINCT FROM n.{value}
-        LIMIT {REACH_BULK_ROWS + 1}
-    ) x;
-    IF moved = 0 THEN
-        RETURN NULL;
-    ELSIF moved > {REACH_BULK_ROWS} THEN
-        {_MARK} SELECT DISTINCT tenant_id, NULL::bigint FROM new_rows;
-        RETURN NULL;
-    END IF;
+    {_changed_guard(moved)}
     WITH m AS (
         SELECT o.tenant_id, o.customer_id AS old_customer, n.customer_id AS new_customer,
                o.{value} AS old_value
         FROM old_rows o JOIN new_rows n USING (id)
-        WHERE o.customer_id IS DISTINCT FROM n.customer_id OR o.{value} IS DISTINCT FROM n.{value}
+        WHERE {moved}
     )
     {_MARK}
     SELECT tenant_id, old_customer FROM m
@@ -159,6 +166,9 @@ CREATE TRIGGER consent_reach_updated AFTER UPDATE ON {table}
 """
 
 
+_CUSTOMER_CHANGED = (
+    "o.merged_into_id IS DISTINCT FROM n.merged_into_id OR o.kind IS DISTINCT FROM n.kind"
+)
 _CUSTOMER_FUNCTIONS = f"""
 CREATE OR REPLACE FUNCTION consent_reach_customer_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -166,20 +176,10 @@ DECLARE
     changed bigint;
 BEGIN
     -- Merged records leave the decisions; a company makes its recipients business ones.
-    SELECT count(*) INTO changed FROM (
-        SELECT 1 FROM old_rows o JOIN new_rows n USING (id)
-        WHERE o.merged_into_id IS DISTINCT FROM n.merged_into_id OR o.kind IS DISTINCT FROM n.kind
-        LIMIT {REACH_BULK_ROWS + 1}
-    ) x;
-    IF changed = 0 THEN
-        RETURN NULL;
-    ELSIF changed > {REACH_BULK_ROWS} THEN
-        {_MARK} SELECT DISTINCT tenant_id, NULL::bigint FROM new_rows;
-        RETURN NULL;
-    END IF;
+    {_changed_guard(_CUSTOMER_CHANGED)}
     {_MARK}
     SELECT n.tenant_id, n.id FROM old_rows o JOIN new_rows n USING (id)
-    WHERE o.merged_into_id IS DISTINCT FROM n.merged_into_id OR o.kind IS DISTINCT FROM n.kind;
+    WHERE {_CUSTOMER_CHANGED};
     RETURN NULL;
 END $$;
 
