@@ -280,7 +280,26 @@ class ConsentSettings(TenantOwnedModel):
         ]
 
 
-class ConsentReach(TenantOwnedModel):
+class _ReachRow(TenantOwnedModel):
+    """Base of the reach tables: their tenant key has no database constraint. These
+    rows follow the customer tables (triggers mark what changed) and must never block
+    their deletion, whatever order a bulk delete takes: make_reference_tenant empties
+    a tenant table by table, the triggers add marks meanwhile, then deletes the tenant,
+    and a constraint would fail that at commit."""
+
+    tenant = models.ForeignKey(
+        "crm.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_constraint=False,
+    )
+
+    class Meta:
+        abstract = True
+
+
+class ConsentReach(_ReachRow):
     """A customer with at least one recipient that may get ``channel`` now.
 
     Derived from the ledger, never edited: consent.reach rebuilds it from the decision
@@ -289,16 +308,7 @@ class ConsentReach(TenantOwnedModel):
     million customers without deciding every recipient again.
     """
 
-    # No database foreign keys to the tenant or the customer: these rows follow the
-    # customer tables (triggers mark what changed) and must never block their
-    # deletion, whatever order a bulk delete takes (see ConsentReachDirty).
-    tenant = models.ForeignKey(
-        "crm.Tenant",
-        on_delete=models.CASCADE,
-        related_name="+",
-        editable=False,
-        db_constraint=False,
-    )
+    # No database foreign key to the customer either (see _ReachRow).
     channel = models.CharField(max_length=10, choices=ConsentType.choices)
     customer = models.ForeignKey(
         Customer,
@@ -316,23 +326,13 @@ class ConsentReach(TenantOwnedModel):
         ]
 
 
-class ConsentReachDirty(TenantOwnedModel):
+class ConsentReachDirty(_ReachRow):
     """A customer whose reach must be decided again; ``customer`` null: all of them.
 
     Written by PostgreSQL triggers on consent states, phones, e-mails and customers
     (migration 0005), read and emptied by consent.reach before the reach is used.
-    The tenant foreign key has no database constraint because the triggers add rows
-    while a tenant's tables are emptied (make_reference_tenant deletes table by
-    table, then the tenant): a constraint would fail that deletion at commit.
     """
 
-    tenant = models.ForeignKey(
-        "crm.Tenant",
-        on_delete=models.CASCADE,
-        related_name="+",
-        editable=False,
-        db_constraint=False,
-    )
     customer = models.ForeignKey(
         Customer,
         on_delete=models.DO_NOTHING,
@@ -343,20 +343,13 @@ class ConsentReachDirty(TenantOwnedModel):
     )
 
 
-class ConsentReachBuild(TenantOwnedModel):
+class ConsentReachBuild(_ReachRow):
     """The reach of ``channel`` was built in full under ``tacir_policy``.
 
     Without this row (or with another policy than the tenant's current one) the next
     read builds the channel's reach from scratch.
     """
 
-    tenant = models.ForeignKey(
-        "crm.Tenant",
-        on_delete=models.CASCADE,
-        related_name="+",
-        editable=False,
-        db_constraint=False,
-    )
     channel = models.CharField(max_length=10, choices=ConsentType.choices)
     tacir_policy = models.CharField(max_length=20, choices=TacirPolicy.choices)
     built_at = models.DateTimeField(default=timezone.now)
