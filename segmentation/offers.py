@@ -6,8 +6,13 @@ the data (so the window is fully observed), the share whose first purchase in Y
 came after it, within ``WINDOW_DAYS`` days. Estimated on a deterministic sample of
 at most ``PAIR_SAMPLE`` customers.
 
-A customer's score for Y is the largest ``share[X, Y]`` over the categories X they
-have bought (the X is the reason). Categories bought in the last
+The shares are also estimated per group of customers, the home branch in a run
+(a branch's own category mix shapes what its customers buy next), and shrunk
+towards the overall ones by ``GROUP_PRIOR`` customers; a customer without a
+group is scored with the overall shares.
+
+A customer's score for Y is the largest ``share[X, Y]`` (their group's) over the
+categories X they have bought (the X is the reason, with the branch). Categories bought in the last
 ``RECENT_DAYS`` days are never offered (they just bought them); in fact no
 category the customer has ever bought is offered (offers are cross-sells), which
 includes the recent ones. The top ``TOP_N`` are kept.
@@ -23,7 +28,7 @@ cut) with the same exclusions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +41,9 @@ TOP_N = 3
 PAIR_SAMPLE = 200_000
 EVAL_SAMPLE = 100_000
 SCORE_CHUNK = 100_000
+# Customers' worth of the overall share a group's own share is blended with.
+GROUP_PRIOR = 50.0
+NO_GROUP = -1
 
 
 @dataclass
@@ -43,6 +51,24 @@ class OfferModel:
     categories: np.ndarray  # category ids, index = position in share
     share: np.ndarray  # [X, Y] follow-on share
     popularity: np.ndarray  # customers who bought each category
+    # Per group (sorted group values): [group, X, Y] shares among the group's customers,
+    # shrunk towards ``share``; empty without groups.
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    group_share: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+
+    def stacked_shares(self) -> np.ndarray:
+        """[group, X, Y]: each group's shares, then the overall ones (last)."""
+        if not len(self.groups):
+            return self.share[None, :, :]
+        return np.concatenate([self.group_share, self.share[None, :, :]])
+
+    def group_positions(self, group_values: np.ndarray) -> np.ndarray:
+        """Each customer's position in :meth:`stacked_shares` (the overall shares,
+        last, for a group the model has not seen)."""
+        if not len(self.groups):
+            return np.zeros(len(group_values), dtype="int64")
+        position = np.minimum(np.searchsorted(self.groups, group_values), len(self.groups) - 1)
+        return np.where(self.groups[position] == group_values, position, len(self.groups))
 
 
 def _sample_customers(customer_ids: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -53,9 +79,29 @@ def _sample_customers(customer_ids: np.ndarray, limit: int, seed: int) -> np.nda
     return np.sort(rng.choice(unique, limit, replace=False))
 
 
-def fit(cats: pd.DataFrame, *, end_day: int, seed: int = 0) -> OfferModel:
+def _follow_on(part: pd.DataFrame, n: int, end_day: int) -> tuple[np.ndarray, np.ndarray]:
+    """(counts[X, Y], base[X]): among ``part``'s customers whose first X leaves a fully
+    observed window, how many, and how many bought Y for the first time within it."""
+    eligible = part[part["first_day"] <= end_day - WINDOW_DAYS]
+    base = np.bincount(eligible["code"].to_numpy(), minlength=n).astype("float64")
+    pairs = eligible.merge(part, on="customer_id", suffixes=("_x", "_y"))
+    gap = pairs["first_day_y"] - pairs["first_day_x"]
+    follow = pairs[(gap > 0) & (gap <= WINDOW_DAYS)]
+    counts = np.zeros((n, n))
+    np.add.at(counts, (follow["code_x"].to_numpy(), follow["code_y"].to_numpy()), 1.0)
+    return counts, base
+
+
+def fit(
+    cats: pd.DataFrame, *, end_day: int, seed: int = 0, groups: pd.Series | None = None
+) -> OfferModel:
     """Follow-on shares from (customer_id, category_id, first_day) rows, using only
-    first purchases on or before ``end_day``."""
+    first purchases on or before ``end_day``.
+
+    ``groups`` (customer_id → whole number, e.g. the branch they buy at most) adds
+    shares per group: a branch's own category mix shapes what its customers buy
+    next. A group's share is shrunk towards the overall one by ``GROUP_PRIOR``
+    customers, so a small group does not offer on the strength of a handful."""
     data = cats[cats["first_day"] <= end_day][["customer_id", "category_id", "first_day"]]
     categories = np.sort(data["category_id"].unique())
     n = len(categories)
@@ -68,18 +114,30 @@ def fit(cats: pd.DataFrame, *, end_day: int, seed: int = 0) -> OfferModel:
     data = data.assign(code=code)
     sample = _sample_customers(data["customer_id"].to_numpy(), PAIR_SAMPLE, seed)
     part = data[data["customer_id"].isin(sample)]
-    # Customers whose first X leaves a fully observed window.
-    eligible = part[part["first_day"] <= end_day - WINDOW_DAYS]
-    base = np.bincount(eligible["code"].to_numpy(), minlength=n).astype("float64")
-    pairs = eligible.merge(part, on="customer_id", suffixes=("_x", "_y"))
-    gap = pairs["first_day_y"] - pairs["first_day_x"]
-    follow = pairs[(gap > 0) & (gap <= WINDOW_DAYS)]
-    counts = np.zeros((n, n))
-    np.add.at(counts, (follow["code_x"].to_numpy(), follow["code_y"].to_numpy()), 1.0)
+    counts, base = _follow_on(part, n, end_day)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(base[:, None] > 0, counts / base[:, None], 0.0)
     np.fill_diagonal(share, 0.0)
-    return OfferModel(categories, share, popularity)
+    model = OfferModel(categories, share, popularity)
+    if groups is None or part.empty:
+        return model
+    group_of = _group_values(groups, part["customer_id"].to_numpy())
+    model.groups = np.unique(group_of[group_of != NO_GROUP])
+    model.group_share = np.zeros((len(model.groups), n, n))
+    for index, group in enumerate(model.groups):
+        group_counts, group_base = _follow_on(part[group_of == group], n, end_day)
+        shrunk = (group_counts + GROUP_PRIOR * share) / (group_base[:, None] + GROUP_PRIOR)
+        np.fill_diagonal(shrunk, 0.0)
+        model.group_share[index] = shrunk
+    return model
+
+
+def _group_values(groups: pd.Series | None, customer_ids: np.ndarray) -> np.ndarray:
+    """The group of each customer; NO_GROUP where ``groups`` says nothing."""
+    if groups is None:
+        return np.full(len(customer_ids), NO_GROUP, dtype="int64")
+    values = groups.reindex(customer_ids).to_numpy("float64")
+    return np.where(np.isnan(values), NO_GROUP, values).astype("int64")
 
 
 def _customer_matrix(
@@ -128,18 +186,27 @@ class _Bought:
 
 
 def recommend(
-    cats: pd.DataFrame, model: OfferModel, customers: np.ndarray, *, end_day: int
+    cats: pd.DataFrame,
+    model: OfferModel,
+    customers: np.ndarray,
+    *,
+    end_day: int,
+    groups: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Top offers for ``customers`` (sorted ids) as rows ``customer_id, rank,
-    category_id, score, because_category_id``; customers with no possible offer
-    get none."""
+    category_id, score, because_category_id, group`` (the group whose shares scored
+    it, NO_GROUP for the overall ones); customers with no possible offer get none.
+    ``groups`` as for :func:`fit`."""
     out: list[pd.DataFrame] = []
     n = len(model.categories)
     if n == 0 or len(customers) == 0:
         return _empty_offers()
     history = _Bought.of(cats, model, end_day=end_day)
+    stacked = model.stacked_shares()
     for start in range(0, len(customers), SCORE_CHUNK):
         chunk = customers[start : start + SCORE_CHUNK]
+        position = model.group_positions(_group_values(groups, chunk))
+        group_used = np.append(model.groups, NO_GROUP)[position]
         bought, recent = history.matrices(chunk)
         score = np.zeros((len(chunk), n))
         because = np.full((len(chunk), n), -1, dtype="int64")
@@ -147,7 +214,7 @@ def recommend(
             has = bought[:, x]
             if not has.any():
                 continue
-            candidate = np.where(has[:, None], model.share[x][None, :], 0.0)
+            candidate = np.where(has[:, None], stacked[position, x, :], 0.0)
             better = candidate > score
             score = np.where(better, candidate, score)
             because = np.where(better, x, because)
@@ -164,6 +231,7 @@ def recommend(
                     "category_id": model.categories[top[rows, ranks]],
                     "score": top_score[rows, ranks],
                     "because_category_id": model.categories[top_because[rows, ranks]],
+                    "group": group_used[rows],
                 }
             )
         )
@@ -178,11 +246,14 @@ def _empty_offers() -> pd.DataFrame:
             "category_id": pd.Series(dtype="int64"),
             "score": pd.Series(dtype="float64"),
             "because_category_id": pd.Series(dtype="int64"),
+            "group": pd.Series(dtype="int64"),
         }
     )
 
 
-def evaluate(cats: pd.DataFrame, *, as_of_day: int, seed: int = 0) -> dict[str, Any]:
+def evaluate(
+    cats: pd.DataFrame, *, as_of_day: int, seed: int = 0, groups: pd.Series | None = None
+) -> dict[str, Any]:
     """Hit-rate@3 of the model and of the popularity baseline on the last
     ``HOLDOUT_DAYS`` days (see the module docstring)."""
     cut = as_of_day - HOLDOUT_DAYS
@@ -207,8 +278,8 @@ def evaluate(cats: pd.DataFrame, *, as_of_day: int, seed: int = 0) -> dict[str, 
     if len(targets) == 0:
         result.update({"hit_rate_at_3": None, "baseline_hit_rate_at_3": None})
         return result
-    model = fit(before, end_day=cut, seed=seed)
-    offers = recommend(before, model, targets, end_day=cut)
+    model = fit(before, end_day=cut, seed=seed, groups=groups)
+    offers = recommend(before, model, targets, end_day=cut, groups=groups)
     bought_after = after[after["customer_id"].isin(targets)][["customer_id", "category_id"]]
     hits = offers.merge(bought_after, on=["customer_id", "category_id"])
     result["hit_rate_at_3"] = round(hits["customer_id"].nunique() / len(targets), 4)

@@ -8,7 +8,7 @@ from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from crm.models import Job, Tenant
+from crm.models import Branch, Job, Tenant
 from customers.models import ProductCategory
 from segmentation.models import (
     BehaviourCluster,
@@ -69,7 +69,8 @@ class ValueCard:
 
 def customer_value_card(*, tenant: Tenant, customer_id: int) -> ValueCard | None:
     """The customer's row in the newest succeeded run that scored them, with its
-    cluster and top offers (each with ``because_name``): two queries."""
+    cluster and top offers (each with ``because_name`` and ``branch_name``): two
+    queries."""
     score = (
         CustomerScore.objects.filter(
             tenant=tenant, customer_id=customer_id, run__status=RunStatus.SUCCEEDED
@@ -84,10 +85,15 @@ def customer_value_card(*, tenant: Tenant, customer_id: int) -> ValueCard | None
         tenant=tenant,
         pk=Cast(KeyTextTransform("because_category_id", OuterRef("reason")), BigIntegerField()),
     ).values("name")[:1]
+    # Offers scored with the shares of the customer's branch name it.
+    branch = Branch.objects.filter(
+        tenant=tenant,
+        pk=Cast(KeyTextTransform("branch_id", OuterRef("reason")), BigIntegerField()),
+    ).values("name")[:1]
     offers = list(
         NextBestOffer.objects.filter(tenant=tenant, customer_id=customer_id, run_id=score.run_id)
         .select_related("category")
-        .annotate(because_name=Subquery(because))
+        .annotate(because_name=Subquery(because), branch_name=Subquery(branch))
         .order_by("rank")
     )
     for offer in offers:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from crm.models import Job
 from crm.permissions import Role
 from crm.tenancy import tenant_context
+from customers.models import Customer
 from segmentation import services
 from segmentation.models import RunStatus, SegmentationRun
 from tests.conftest import TenantWorld
@@ -74,6 +75,8 @@ def test_customer_card_shows_value_offers_and_exclusion(
     with tenant_context(world_a.tenant):
         shop = Shop(world_a.tenant, world_a.branch)
         people = _populate(shop, 30)
+        # Offers are scored with the shares of the customer's home branch, and say so.
+        Customer.objects.filter(tenant=world_a.tenant).update(home_branch=world_a.branch)
         monkeypatch.setattr(
             "consent.profiling.profiling_excluded_customer_ids",
             lambda *, tenant: {people[1].pk},
@@ -97,6 +100,8 @@ def test_customer_card_shows_value_offers_and_exclusion(
     html, count = page(people[3].pk)
     assert 'data-testid="value-card"' in html and 'data-testid="offers"' in html
     assert "Kategori B" in html and "Kategori A" in html
+    offers_list = html.split('data-testid="offers"', 1)[1].split("</ol>", 1)[0]
+    assert world_a.branch.name in offers_list
     assert count <= 12
     html, _ = page(people[1].pk)
     assert 'data-testid="profiling-excluded"' in html
