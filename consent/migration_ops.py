@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import migrations
 
+from crm.sql import sql_statements
+
 PROTECTED_COLUMNS = (
     "tenant_id",
     "recipient",
@@ -286,20 +288,6 @@ DROP_REACH_TRIGGERS = "".join(
 ) + "".join(f"DROP FUNCTION IF EXISTS {name}();\n" for name in _REACH_FUNCTIONS)
 
 
-def _statements(sql: str) -> list[str]:
-    """One statement per execute: a function body ends with "END $$;"."""
-    statements, current = [], ""
-    for line in sql.strip().splitlines():
-        current += line + "\n"
-        inside_function = current.count("$$") % 2 == 1
-        if line.rstrip().endswith(";") and not inside_function:
-            statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements
-
-
 class ReachTriggers(migrations.operations.base.Operation):
     """The triggers that keep consent.reach exact (PostgreSQL; SQLite decides directly)."""
 
@@ -312,13 +300,13 @@ class ReachTriggers(migrations.operations.base.Operation):
     def database_forwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        for statement in _statements(REACH_TRIGGERS):
+        for statement in sql_statements(REACH_TRIGGERS):
             schema_editor.execute(statement)
 
     def database_backwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        for statement in _statements(DROP_REACH_TRIGGERS):
+        for statement in sql_statements(DROP_REACH_TRIGGERS):
             schema_editor.execute(statement)
 
     def describe(self) -> str:

@@ -22,6 +22,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 import crm.rls
+from crm.sql import sql_statements
 
 PATTERN_INDEXES = [
     (
@@ -90,19 +91,6 @@ SELECT set_config('app.all_tenants', 'off', true);
 """
 
 
-def _statements(sql: str) -> list[str]:
-    statements, current = [], ""
-    for line in sql.strip().splitlines():
-        current += line + "\n"
-        inside_function = current.count("$$") % 2 == 1
-        if line.rstrip().endswith(";") and not inside_function:
-            statements.append(current.strip().rstrip(";"))
-            current = ""
-    if current.strip():
-        statements.append(current.strip().rstrip(";"))
-    return statements
-
-
 class PostgresSearchIndexes(migrations.operations.base.Operation):
     reversible = True
     reduces_to_sql = False
@@ -117,13 +105,13 @@ class PostgresSearchIndexes(migrations.operations.base.Operation):
             schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
         for sql in (CREATE_TRIGGERS, BACKFILL):
             # One statement per execute (functions end with "END $$;").
-            for statement in _statements(sql):
+            for statement in sql_statements(sql):
                 schema_editor.execute(statement)
 
     def database_backwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        for statement in _statements(DROP_TRIGGERS):
+        for statement in sql_statements(DROP_TRIGGERS):
             schema_editor.execute(statement)
         for name, _table, _columns in PATTERN_INDEXES:
             schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
