@@ -301,9 +301,13 @@ def _condition(ctx: _Context, cond: dict[str, Any]) -> Q:
             .filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
             .values_list("pk", flat=True)
         )
+        # The purchase's tenant as well as the line's (the same, always) so that the
+        # recent non-return purchases come from the partial index on (tenant_id,
+        # purchased_at) of segmentation migration 0005 instead of a scan of them all.
         lines = PurchaseLine.objects.filter(
             product_id__in=products or [0],
             tenant=tenant,
+            purchase__tenant=tenant,
             purchase__customer=OuterRef("pk"),
             purchase__is_return=False,
         )
