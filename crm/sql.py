@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 def sql_statements(sql: str) -> list[str]:
     """``sql`` split into single statements without their ";", for one
@@ -17,3 +20,16 @@ def sql_statements(sql: str) -> list[str]:
     if current.strip():
         statements.append(current.strip().rstrip(";"))
     return statements
+
+
+def on_postgresql(statements: list[str]) -> Callable[[Any, Any], None]:
+    """A ``RunPython`` function that executes ``statements`` one by one on
+    PostgreSQL and does nothing elsewhere (SQLite tenants are small)."""
+
+    def run(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in statements:
+            schema_editor.execute(statement)
+
+    return run

@@ -14,9 +14,9 @@ only, like 0005.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import migrations
+
+from crm.sql import on_postgresql
 
 FORWARD = [
     "CREATE INDEX IF NOT EXISTS name_word_customer_idx ON customers_customernameword "
@@ -33,17 +33,7 @@ BACKWARD = [
 ]
 
 
-def _run(statements: list[str]) -> Any:
-    def run(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("customers", "0006_customer_anonymised_at")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
+    operations = [migrations.RunPython(on_postgresql(FORWARD), on_postgresql(BACKWARD))]

@@ -22,9 +22,9 @@ PostgreSQL only, like customers 0005/0007: SQLite tenants are small.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import migrations
+
+from crm.sql import on_postgresql
 
 FORWARD = [
     "CREATE INDEX IF NOT EXISTS seg_score_run_recency ON segmentation_customerscore "
@@ -44,20 +44,10 @@ BACKWARD = [
 ]
 
 
-def _run(statements: list[str]) -> Any:
-    def run(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0007_search_covering_indexes"),
         ("segmentation", "0004_derived_rows_without_fk_triggers"),
     ]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
+    operations = [migrations.RunPython(on_postgresql(FORWARD), on_postgresql(BACKWARD))]
