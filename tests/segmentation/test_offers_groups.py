@@ -10,29 +10,43 @@ from segmentation import offers
 AS_OF = 1000
 
 
+# (branch, the category its A-buyers go on to, customers): overall B is a little
+# ahead (60 against 40 customers).
+FOLLOW_ON = ((1, 2, 60), (2, 3, 40))
+
+
+def _history(*, holdout_per_branch: int = 0) -> tuple[list[tuple[int, ...]], dict[int, int]]:
+    """Rows (customer, category, first day, last day) and each customer's branch: long
+    ago every branch's A-buyers went on to its follow-on within 20 days; with
+    ``holdout_per_branch``, that many more per branch bought A just before the cut
+    (day 940 for AS_OF) and the follow-on after it."""
+    rows: list[tuple[int, ...]] = []
+    groups: dict[int, int] = {}
+    for branch, follow, count in FOLLOW_ON:
+        for first, then, customers in ((500, 520, count), (930, 960, holdout_per_branch)):
+            for _ in range(customers):
+                customer = len(groups)
+                rows += [(customer, 1, first, first), (customer, follow, then, then)]
+                groups[customer] = branch
+    return rows, groups
+
+
+def _frame(rows: list[tuple[int, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["customer_id", "category_id", "first_day", "last_day"])
+
+
 def _two_branches() -> tuple[pd.DataFrame, pd.Series]:
-    """Branch 1's A-buyers go on to B, branch 2's A-buyers go on to C; overall B is
-    a little ahead (60 against 40 customers)."""
-    rows = []
-    groups = {}
-    customer = 0
-    for branch, follow, count in ((1, 2, 60), (2, 3, 40)):
-        for _ in range(count):
-            rows += [(customer, 1, 500, 500), (customer, follow, 520, 520)]
-            groups[customer] = branch
-            customer += 1
-    # Two fresh A-buyers per branch, with nothing after A yet.
-    fresh = {}
+    """The history, then two fresh A-buyers per branch with nothing after A yet, and
+    one without a branch (scored with the overall shares)."""
+    rows, groups = _history()
+    customer = len(groups)
     for branch in (1, 2):
         for _ in range(2):
             rows.append((customer, 1, 990, 990))
             groups[customer] = branch
-            fresh[customer] = branch
             customer += 1
-    # One without a branch: scored with the overall shares.
     rows.append((customer, 1, 990, 990))
-    cats = pd.DataFrame(rows, columns=["customer_id", "category_id", "first_day", "last_day"])
-    return cats, pd.Series(groups, dtype="float64")
+    return _frame(rows), pd.Series(groups, dtype="float64")
 
 
 def test_a_branchs_own_follow_on_decides_its_customers_first_offer() -> None:
@@ -68,19 +82,8 @@ def test_without_groups_the_offers_are_the_overall_ones() -> None:
 def test_branch_shares_beat_popularity_on_a_holdout_where_branches_differ() -> None:
     # Before the cut each branch's customers learn their branch's follow-on; in the
     # holdout its fresh A-buyers follow it. Popularity offers B to everyone.
-    rows = []
-    groups = {}
-    customer = 0
-    for branch, follow, count in ((1, 2, 60), (2, 3, 40)):
-        for _ in range(count):
-            rows += [(customer, 1, 500, 500), (customer, follow, 520, 520)]
-            groups[customer] = branch
-            customer += 1
-        for _ in range(10):
-            rows += [(customer, 1, 930, 930), (customer, follow, 960, 960)]
-            groups[customer] = branch
-            customer += 1
-    cats = pd.DataFrame(rows, columns=["customer_id", "category_id", "first_day", "last_day"])
+    rows, groups = _history(holdout_per_branch=10)
+    cats = _frame(rows)
     grouped = offers.evaluate(cats, as_of_day=AS_OF, groups=pd.Series(groups, dtype="float64"))
     plain = offers.evaluate(cats, as_of_day=AS_OF)
     assert grouped["customers"] == 20
