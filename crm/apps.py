@@ -7,4 +7,7 @@ class CrmConfig(AppConfig):
     verbose_name = _("Tenancy core")
 
     def ready(self) -> None:
-        from crm import tenancy  # noqa: F401  (connects the connection_created handler)
+        from crm import (  # noqa: F401
+            lookups,  # registers field__any_of
+            tenancy,  # connects the connection_created handler
+        )

@@ -579,7 +579,7 @@ def surviving_customer_ids(*, tenant: Tenant, customer_ids: set[int]) -> dict[in
     parent: dict[int, int | None] = {}
     frontier = set(customer_ids)
     while frontier:
-        rows = Customer.objects.filter(tenant=tenant, pk__in=frontier).values_list(
+        rows = Customer.objects.filter(tenant=tenant, pk__any_of=frontier).values_list(
             "pk", "merged_into_id"
         )
         parent.update(rows)
@@ -614,13 +614,13 @@ def customers_by_reference(
         raw += [
             ("customer_number", value, pk)
             for value, pk in Customer.objects.filter(
-                tenant=tenant, customer_number__in=numbers
+                tenant=tenant, customer_number__any_of=numbers
             ).values_list("customer_number", "pk")
         ]
     if tckns:
         raw += [
             ("tckn", value, pk)
-            for value, pk in Customer.objects.filter(tenant=tenant, tckn__in=tckns).values_list(
+            for value, pk in Customer.objects.filter(tenant=tenant, tckn__any_of=tckns).values_list(
                 "tckn", "pk"
             )
         ]
@@ -628,13 +628,13 @@ def customers_by_reference(
         raw += [
             ("email", value, pk)
             for value, pk in Email.objects.filter(
-                tenant=tenant, match_key__in=email_keys
+                tenant=tenant, match_key__any_of=email_keys
             ).values_list("match_key", "customer_id")
         ]
     if phones:
         raw += [
             ("phone", value, pk)
-            for value, pk in Phone.objects.filter(tenant=tenant, e164__in=phones).values_list(
+            for value, pk in Phone.objects.filter(tenant=tenant, e164__any_of=phones).values_list(
                 "e164", "customer_id"
             )
         ]
