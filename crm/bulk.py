@@ -178,7 +178,7 @@ def load_rows(
         for row_values in values:
             row_values[position] = field.get_db_prep_save(row_values[position], connection)
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             placeholders = ", ".join(["%s"] * len(fields))

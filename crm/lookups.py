@@ -16,7 +16,7 @@ from django.db.models import Field, ForeignObject, Lookup
 from django.db.models.lookups import In
 
 
-class AnyOf(Lookup):  # type: ignore[type-arg]
+class AnyOf(Lookup):
     lookup_name = "any_of"
     prepare_rhs = False
 
@@ -24,10 +24,10 @@ class AnyOf(Lookup):  # type: ignore[type-arg]
         prep = self.lhs.output_field.get_prep_value
         return [prep(value) for value in dict.fromkeys(self.rhs)]
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
         return In(self.lhs, self.rhs).as_sql(compiler, connection)
 
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any) -> Any:
         if not self.rhs:
             return "FALSE", []
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
