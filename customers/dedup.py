@@ -352,11 +352,19 @@ def blocking_keys(records: pd.DataFrame) -> pd.DataFrame:
         _keyed(records, born != "", "b:" + born),
         _keyed(
             records,
-            records["address_key"] != "",
+            (records["address_key"] != "")
+            & ((records["province"] != "") | _specific_line(records["address_key"])),
             "a:" + records["province"] + ":" + records["address_key"],
         ),
     ]
     return pd.concat(parts, ignore_index=True).drop_duplicates()
+
+
+def _specific_line(address_keys: pd.Series) -> pd.Series:
+    """Lines that say where on their own, for addresses without a province: a door
+    number and three words or more ("moda cad 12"), not "ataturk cad" found in every
+    city."""
+    return address_keys.str.contains(r"\d", regex=True) & (address_keys.str.count(" ") >= 2)
 
 
 def _block_cap(keys: pd.Series, max_block: int) -> pd.Series:

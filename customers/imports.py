@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -154,21 +153,23 @@ def customers_import(
     known = _KnownCustomers()
     total = len(table.rows)
     chunk: list[_ParsedRow | None] = []
-    for position, (line, cells) in enumerate(table.rows, start=1):
-        values = {
-            name: (cells[i].strip() if i < len(cells) else "") for name, i in index_of.items()
-        }
-        if not any(cell.strip() for cell in cells):
-            continue  # an empty line is not a customer and not an error
-        result.rows += 1
-        chunk.append(_parse_row(line, values, column_of, branches, result))
-        if len(chunk) >= CHUNK_ROWS or position == total:
+    with bulk.collector_paused():
+        for position, (line, cells) in enumerate(table.rows, start=1):
+            values = {
+                name: (cells[i].strip() if i < len(cells) else "") for name, i in index_of.items()
+            }
+            if not any(cell.strip() for cell in cells):
+                continue  # an empty line is not a customer and not an error
+            result.rows += 1
+            chunk.append(_parse_row(line, values, column_of, branches, result))
+            if len(chunk) >= CHUNK_ROWS or position == total:
+                _store_chunk(tenant, chunk, known, source, result, resolve_identity)
+                chunk = []
+                bulk.collect_young()
+                if progress is not None:
+                    progress(position, total)
+        if chunk:
             _store_chunk(tenant, chunk, known, source, result, resolve_identity)
-            chunk = []
-            if progress is not None:
-                progress(position, total)
-    if chunk:
-        _store_chunk(tenant, chunk, known, source, result, resolve_identity)
     result.warnings = sum(1 for p in result.problems if not p.rejected)
     return result
 
@@ -346,11 +347,13 @@ def _load_known(tenant: Tenant, rows: list[_ParsedRow], known: _KnownCustomers) 
     ids: set[int] = set()
     for field_name, values in (("tckn", tcknset), ("tax_id", taxset)):
         if values:
-            ids |= set(active.filter(**{f"{field_name}__in": values}).values_list("pk", flat=True))
+            ids |= set(
+                active.filter(**{f"{field_name}__any_of": values}).values_list("pk", flat=True)
+            )
     for model, column, values in ((Phone, "e164", phoneset), (Email, "match_key", emailset)):
         if values:
             ids |= set(
-                model.objects.filter(tenant=tenant, **{f"{column}__in": values}).values_list(
+                model.objects.filter(tenant=tenant, **{f"{column}__any_of": values}).values_list(
                     "customer_id", flat=True
                 )
             )
@@ -359,17 +362,17 @@ def _load_known(tenant: Tenant, rows: list[_ParsedRow], known: _KnownCustomers) 
         return
     phones: dict[int, set[str]] = defaultdict(set)
     for customer_id, e164 in Phone.objects.filter(
-        tenant=tenant, customer_id__in=ids, contact_person__isnull=True
+        tenant=tenant, customer_id__any_of=ids, contact_person__isnull=True
     ).values_list("customer_id", "e164"):
         phones[customer_id].add(e164)
     emails: dict[int, set[str]] = defaultdict(set)
     email_keys: dict[int, set[str]] = defaultdict(set)
     for customer_id, address, key in Email.objects.filter(
-        tenant=tenant, customer_id__in=ids, contact_person__isnull=True
+        tenant=tenant, customer_id__any_of=ids, contact_person__isnull=True
     ).values_list("customer_id", "address", "match_key"):
         emails[customer_id].add(address)
         email_keys[customer_id].add(key)
-    for customer in active.filter(pk__in=ids).only(
+    for customer in active.filter(pk__any_of=ids).only(
         "pk", "kind", "first_name", "last_name", "trade_name", "tckn", "tax_id", "birth_date"
     ):
         known.add(
@@ -437,7 +440,8 @@ def _store_chunk(
             customer_id = next(new_ids)
             new_customers.append({**fields, "id": customer_id, "source": source})
             result.created += 1
-            known.add(customer_id, _Known(row.incoming, set(), set()), index=resolve_identity)
+            # Indexed below, once its phones and e-mails are known.
+            known.add(customer_id, _Known(row.incoming, set(), set()), index=False)
         result.customer_ids.append(customer_id)
         customer = known.by_id[customer_id]
         for phone in row.phones:
@@ -464,7 +468,7 @@ def _store_chunk(
                 }
             )
             customer.email_addresses.add(row.email)
-        if row.values.get("address") and row.province:
+        if any(row.values.get(name) for name in _ADDRESS_FIELDS):
             later_addresses.append((customer_id, row))
         if resolve_identity:
             # Later rows of the file find this customer by its new phones/e-mails too.
@@ -483,11 +487,11 @@ def _store_chunk(
             numbers = services.customer_numbers_reserve(tenant=tenant, count=len(new_customers))
             for fields, number in zip(new_customers, numbers, strict=True):
                 fields["customer_number"] = number
-            bulk.load_frame(Customer, _frame(Customer, tenant, new_customers, now))
-        bulk.load_frame(Phone, _frame(Phone, tenant, phone_rows, now))
-        bulk.load_frame(Email, _frame(Email, tenant, email_rows, now))
-        for customer_id, row in later_addresses:
-            _address_add(tenant, customer_id, row.values, row.province or "", row.problem, source)
+            bulk.load_rows(Customer, new_customers, tenant_id=tenant.pk, now=now, with_ids=True)
+        bulk.load_rows(Phone, phone_rows, tenant_id=tenant.pk, now=now)
+        bulk.load_rows(Email, email_rows, tenant_id=tenant.pk, now=now)
+        address_rows = _address_rows(tenant, later_addresses, source)
+        bulk.load_rows(Address, address_rows, tenant_id=tenant.pk, now=now)
 
 
 # Columns the import writes itself (name_key, customer_number, tenant) or has checked
@@ -538,55 +542,87 @@ def _customer_fields(data: services.CustomerInput) -> dict[str, Any]:
     return fields
 
 
-def _frame(model: type[Any], tenant: Tenant, rows: list[dict[str, Any]], now: Any) -> pd.DataFrame:
-    """Rows as a frame of every concrete column, model defaults filled in (COPY applies
-    none). The id is left to the database unless the rows carry it."""
-    if not rows:
-        return pd.DataFrame()
-    columns: dict[str, list[Any]] = {}
-    for model_field in model._meta.concrete_fields:
-        name = model_field.attname
-        if name == "id" and "id" not in rows[0]:
+_ADDRESS_FIELDS = ("address", "province", "district", "postal_code")
+_ADDRESS_LINE_MAX = Address._meta.get_field("line").max_length or 300
+
+
+def _address_rows(
+    tenant: Tenant, addresses: list[tuple[int, _ParsedRow]], source: str
+) -> list[dict[str, Any]]:
+    """The chunk's new addresses, as rows for bulk.load_rows.
+
+    An address is kept when it has a line or a province: without a province column
+    (or with one that is not a province, already reported) the province is read from
+    the end of the line ("… Kadıköy/İSTANBUL") or the postal code's plate digits, and
+    stays empty when neither tells. One already stored for the customer (same line
+    in any case, same province) is not added again, so re-importing a file adds
+    nothing; a customer's first address is primary."""
+    if not addresses:
+        return []
+    stored: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for customer_id, line, province in Address.objects.filter(
+        tenant=tenant, customer_id__any_of={customer_id for customer_id, _row in addresses}
+    ).values_list("customer_id", "line", "province"):
+        stored[customer_id].add((matching_key(line), province))
+    rows: list[dict[str, Any]] = []
+    for customer_id, row in addresses:
+        address = _address_of(row)
+        if address is None:
             continue
-        if name == "tenant_id":
-            columns[name] = [tenant.pk] * len(rows)
-        elif name in ("created_at", "updated_at"):
-            columns[name] = [now] * len(rows)
-        else:
-            default = model_field.get_default()
-            columns[name] = [row.get(name, default) for row in rows]
-    return pd.DataFrame(columns)
+        key = (matching_key(address["line"]), address["province"])
+        if key in stored[customer_id]:
+            continue
+        rows.append(
+            {
+                **address,
+                "customer_id": customer_id,
+                "source": source,
+                "is_primary": not stored[customer_id],
+            }
+        )
+        stored[customer_id].add(key)
+    return rows
 
 
-def _address_add(
-    tenant: Tenant,
-    customer_id: int,
-    values: dict[str, str],
-    province: str,
-    problem: Callable[..., None],
-    source: str,
-) -> None:
+def _address_of(row: _ParsedRow) -> dict[str, str] | None:
+    """The row's address fields normalised (bad ones reported and left empty), or
+    None when nothing of an address is left."""
+    values = row.values
+    line = " ".join(values.get("address", "").split())
+    if len(line) > _ADDRESS_LINE_MAX:
+        row.problem(
+            "address",
+            _("An address can have at most %(max)d characters; not imported.")
+            % {"max": _ADDRESS_LINE_MAX},
+        )
+        line = ""
+    district = ""
+    if values.get("district"):
+        try:
+            district = normalize.normalize_district(values["district"])
+        except ValidationError as error:
+            row.problem("district", " ".join(error.messages))
     postal_code = ""
     if values.get("postal_code"):
         try:
             postal_code = normalize.normalize_postal_code(values["postal_code"])
         except ValidationError as error:
-            problem("postal_code", " ".join(error.messages))
-    line = " ".join(values["address"].split())
-    district = normalize.normalize_district(values["district"]) if values.get("district") else ""
-    if not Address.objects.filter(
-        tenant=tenant, customer_id=customer_id, line=line, province=province
-    ).exists():
-        Address.objects.create(
-            tenant=tenant,
-            customer_id=customer_id,
-            line=line,
-            province=province,
-            district=district,
-            postal_code=postal_code,
-            source=source,
-            is_primary=not Address.objects.filter(tenant=tenant, customer_id=customer_id).exists(),
-        )
+            row.problem("postal_code", " ".join(error.messages))
+    province = row.province or ""
+    if not province and line:
+        found = normalize.province_from_address_line(line)
+        province = found.province or ""
+        district = district or found.district
+    if not province and postal_code:
+        province = postal_code[:2]
+    if not (line or province):
+        if district:
+            row.problem(
+                "district",
+                _("A district without a province or an address line; not imported."),
+            )
+        return None
+    return {"line": line, "province": province, "district": district, "postal_code": postal_code}
 
 
 def iter_suggested_mapping(headers: list[str]) -> Iterator[tuple[str, str]]:

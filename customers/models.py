@@ -243,8 +243,13 @@ class Email(ContactPoint):
 
 class Address(ContactPoint):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
-    line = models.CharField(_("address"), max_length=300)
-    province = models.CharField(_("province (il)"), max_length=2, choices=PROVINCE_CHOICES)
+    # Old files often hold only a customer's il ("İl: Bursa") or a line whose province
+    # cannot be told; either alone is still worth keeping (segments by province, the
+    # line for the courier), but not neither.
+    line = models.CharField(_("address"), max_length=300, blank=True)
+    province = models.CharField(
+        _("province (il)"), max_length=2, choices=PROVINCE_CHOICES, blank=True
+    )
     district = models.CharField(_("district (ilçe)"), max_length=80, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=5, blank=True)
 
@@ -253,6 +258,20 @@ class Address(ContactPoint):
         indexes = [
             models.Index(fields=["tenant", "province", "district"], name="address_district_idx")
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(line="") | ~models.Q(province=""),
+                name="address_has_line_or_province",
+            )
+        ]
+
+    def __str__(self) -> str:
+        place = " / ".join(
+            part
+            for part in (self.district, self.get_province_display() if self.province else "")
+            if part
+        )
+        return ", ".join(part for part in (self.line, place) if part)
 
 
 class ProductCategory(TenantOwnedModel):

@@ -944,6 +944,55 @@ def normalize_postal_code(raw: str | int) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class ProvinceInLine:
+    """What the end of an address line tells: a province plate code and the district
+    written just before it, each empty when the line does not say."""
+
+    province: str = ""
+    district: str = ""
+
+
+# Between the district and the province: "Kadıköy/İSTANBUL", "Kadıköy - İstanbul",
+# "Çankaya, Ankara", "Merkez Bolu".
+_LINE_SEPARATORS = re.compile(r"[\s/,;\-–]+")
+_PLACE_SEPARATORS = re.compile(r"[/,;\-–]")
+
+
+def province_from_address_line(line: str) -> ProvinceInLine:
+    """The province a Turkish address line ends with ("… No:5 Kadıköy/İSTANBUL" → 34,
+    district "Kadıköy"), for files that have no İl column. Only the last word (or the
+    last two, "Afyon Karahisar") counts, and only letters: "Ordu Cad. No 7" and a
+    trailing postal code or door number say nothing. The district is the word before
+    the province when a "/", "," or "-" sets them apart and it is a plain word."""
+    words = [w for w in _LINE_SEPARATORS.split(line.strip(" .")) if w]
+    if not words:
+        return ProvinceInLine()
+    for width in (2, 1):
+        if len(words) < width:
+            continue
+        tail = words[-width:]
+        if not all(w.isalpha() for w in tail):
+            continue
+        code = province_code(" ".join(tail)) or province_code("".join(tail))
+        if code is None:
+            continue
+        district = ""
+        # Only "District/Province" (or "," "-"): in "Şehitleri İzmir" the word before
+        # is as likely part of a street name.
+        parts = [p for p in (p.strip(" .") for p in _PLACE_SEPARATORS.split(line)) if p]
+        before = ""
+        if len(parts) >= 2 and parts[-1].split() == tail and parts[-2].split():
+            before = parts[-2].split()[-1]
+        if before.isalpha() and province_code(before) is None:
+            try:
+                district = normalize_district(before)
+            except ValidationError:
+                district = ""
+        return ProvinceInLine(province=code, district=district)
+    return ProvinceInLine()
+
+
 # ------------------------------------------------------------------- name blocking keys
 
 # "y" counts as a vowel: "Hüseyin"/"Hüsein", "Ayşe"/"Aişe" are common slips.

@@ -443,3 +443,41 @@ def test_only_reviewable_pairs_are_kept_when_asked() -> None:
     assert list(kept["evidence"].iloc[0]) == list(
         full.loc[full["score"] == top, "evidence"].iloc[0]
     )
+
+
+def test_an_address_without_a_province_blocks_only_when_it_is_specific() -> None:
+    # Two spellings of one person's name, too far apart to block on names, living at a
+    # line with a door number: the line alone (no province known) brings them together.
+    # "Atatürk Cad." is in every town: without a province it pairs no one.
+    people = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "kind": "person",
+            "first_name": ["Zehra", "Zehra", "Kemal", "Orhan"],
+            "last_name": ["Tanrıverdi", "Dağlı", "Ay", "Öz"],
+            "trade_name": "",
+            "tckn": "",
+            "tax_id": "",
+            "birth_date": None,
+        }
+    )
+    empty = pd.DataFrame(columns=["id", "value"])
+    addresses = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "is_primary": True,
+            "pk": [11, 12, 13, 14],
+            "province": "",
+            "district": "",
+            "line": ["Moda Cad. No 12 D 3", "MODA CAD NO:12 D:3", "Atatürk Cad.", "ATATÜRK CAD"],
+        }
+    )
+    records = dedup.build_records(
+        people,
+        empty.rename(columns={"value": "phone"}),
+        empty.rename(columns={"value": "email"}),
+        addresses,
+    )
+    pairs = {tuple(sorted(p)) for p in dedup.candidate_pairs(records)[["left", "right"]].to_numpy()}
+    assert (1, 2) in pairs
+    assert (3, 4) not in pairs

@@ -259,3 +259,77 @@ def test_the_field_checks_match_clean_fields_for_values_it_refuses() -> None:
     with pytest.raises(ValidationError) as django_s:
         Customer(**fields).clean_fields(exclude=list(imports._UNCHECKED_FIELDS))
     assert ours.value.message_dict == django_s.value.message_dict
+
+
+ADDRESS_HEADER = "Ad Soyad;GSM;İl;İlçe;Adres;Posta Kodu\n"
+
+
+@pytest.mark.django_db
+def test_addresses_are_kept_with_what_can_be_told_of_their_province(world_a: TenantWorld) -> None:
+    rows = [
+        # No province column value: read from the end of the line.
+        "Ayşe Kaya;05321000001;;;Caferağa Mh. Moda Cad. No:1 Kadıköy/İSTANBUL;",
+        # A province that is none: reported, the address kept without one.
+        "Can Demir;05321000002;Gotham;;Bağdat Cad. 5;",
+        # Only the province (and district): kept, no line.
+        "Efe Ak;05321000003;Ankara;Çankaya;;",
+        # The postal code's plate digits tell the province.
+        "Nur Su;05321000004;;;Kordon Boyu 7;35220",
+        # A district alone is no address: reported.
+        "Ece Tan;05321000005;;Konak;;",
+        # A bad postal code and district: reported, the rest kept.
+        "Ali Er;05321000006;İzmir;K@nak!;Kıbrıs Şehitleri Cad. 3;3522",
+        # An address line longer than the record holds: reported, not cut.
+        "Oya Gün;05321000007;Bursa;;" + "Uzun Sokak " * 40 + ";",
+    ]
+    with translation.override("en"):
+        result = _import(world_a, ADDRESS_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (result.created, result.rejected) == (7, 0)
+    problems = {(p.line, p.column): p for p in result.problems}
+    assert set(problems) == {
+        (3, "İl"),
+        (6, "İlçe"),
+        (7, "İlçe"),
+        (7, "Posta Kodu"),
+        (8, "Adres"),
+    }
+    assert not any(p.rejected for p in result.problems)
+    assert "not imported" in problems[(8, "Adres")].reason
+    with tenant_context(world_a.tenant):
+
+        def address(phone: str) -> tuple[str, str, str, str, bool] | None:
+            customer = Phone.objects.get(e164=phone).customer
+            found = [
+                (a.line, a.province, a.district, a.postal_code, a.is_primary)
+                for a in customer.addresses.all()
+            ]
+            assert len(found) <= 1
+            return found[0] if found else None
+
+        assert address("+905321000001") == (
+            "Caferağa Mh. Moda Cad. No:1 Kadıköy/İSTANBUL",
+            "34",
+            "Kadıköy",
+            "",
+            True,
+        )
+        assert address("+905321000002") == ("Bağdat Cad. 5", "", "", "", True)
+        assert address("+905321000003") == ("", "06", "Çankaya", "", True)
+        assert address("+905321000004") == ("Kordon Boyu 7", "35", "", "35220", True)
+        assert address("+905321000005") is None
+        assert address("+905321000006") == ("Kıbrıs Şehitleri Cad. 3", "35", "", "", True)
+        assert address("+905321000007") == ("", "16", "", "", True)
+
+
+@pytest.mark.django_db
+def test_reimported_addresses_are_not_doubled_and_a_new_one_is_added(world_a: TenantWorld) -> None:
+    first = ADDRESS_HEADER + "Ayşe Kaya;05321000001;İstanbul;Kadıköy;Moda Cad. 1;34710\n"
+    _import(world_a, first, encoding="utf-8")
+    again = first.replace("Moda Cad. 1", "MODA CAD.  1")
+    moved = ADDRESS_HEADER + "Ayşe Kaya;05321000001;Ankara;;Atatürk Blv. 9;\n"
+    assert _import(world_a, again, encoding="utf-8").matched == 1
+    assert _import(world_a, moved, encoding="utf-8").matched == 1
+    with tenant_context(world_a.tenant):
+        customer = Phone.objects.get(e164="+905321000001").customer
+        stored = sorted((a.line, a.province, a.is_primary) for a in customer.addresses.all())
+    assert stored == [("Atatürk Blv. 9", "06", False), ("Moda Cad. 1", "34", True)]

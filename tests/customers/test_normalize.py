@@ -36,6 +36,7 @@ from customers.normalize import (
     normalize_vkn,
     parse_date,
     phone_key,
+    province_from_address_line,
     split_full_name,
 )
 
@@ -929,3 +930,34 @@ def test_the_empty_value_messages_made_once_are_still_in_the_users_language() ->
             check(raw)
         assert isinstance(error.value.error_list[0].message, Promise)
         assert error.value.code == "empty"
+
+
+@pytest.mark.parametrize(
+    ("line", "province", "district"),
+    [
+        ("Caferağa Mh. Moda Cad. No:1 Kadıköy/İSTANBUL", "34", "Kadıköy"),
+        ("Kızılay Mah. Atatürk Blv. 5, Çankaya, Ankara", "06", "Çankaya"),
+        ("Cumhuriyet Mah. 3. Sok. Afyon Karahisar", "03", ""),
+        ("Zafer Mah. merkez - bolu.", "14", "Merkez"),
+        ("Alsancak Kıbrıs Şehitleri Cad. IZMIR", "35", ""),
+        ("Kıbrıs Şehitleri İzmir", "35", ""),
+        # A province's name inside the line, a door number or postal code at its end,
+        # or no letters at all: nothing is told.
+        ("Ordu Cad. No 7", "", ""),
+        ("Bağlar Mah. 12 Sok. 34710", "", ""),
+        ("Trabzon Sok. 5/2", "", ""),
+        ("", "", ""),
+        (" / , ", "", ""),
+    ],
+)
+def test_the_province_is_read_from_the_end_of_an_address_line(
+    line: str, province: str, district: str
+) -> None:
+    found = province_from_address_line(line)
+    assert (found.province, found.district) == (province, district)
+
+
+@given(st.text(max_size=80))
+def test_reading_a_province_from_any_line_never_fails(line: str) -> None:
+    found = province_from_address_line(line)
+    assert found.province == "" or normalize_province(found.province) == found.province
