@@ -100,17 +100,22 @@ def _csv(frame: pd.DataFrame, float_format: str | None = "%.2f") -> str:
 
 
 def load_frame(
-    model: type[models.Model], frame: pd.DataFrame, *, float_format: str | None = "%.2f"
+    model: type[models.Model],
+    frame: pd.DataFrame,
+    *,
+    float_format: str | None = "%.2f",
+    table: str | None = None,
 ) -> int:
     """Insert every row of ``frame`` (columns = ``model``'s column names); returns the
     row count. Call inside the tenant scope the rows belong to. Every NOT NULL column
     without a database default must be in the frame: Django's defaults are not
     applied here. Floats are written with two decimals (money) unless
     ``float_format`` says otherwise (``None``: as they are, for frames whose floats
-    are already rounded to what each column keeps)."""
+    are already rounded to what each column keeps). ``table`` loads into another
+    table with the model's columns instead of the model's own (a partition)."""
     if frame.empty:
         return 0
-    table = connection.ops.quote_name(model._meta.db_table)
+    table = connection.ops.quote_name(table or model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in frame.columns)
     if connection.vendor != "postgresql":
         return _load_sqlite(table, columns, frame, money=float_format is not None)
