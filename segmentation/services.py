@@ -25,8 +25,8 @@ from django.utils.translation import gettext_lazy
 from consent import profiling
 from crm import bulk
 from crm.models import Branch, Job, Tenant, User
-from customers.models import ProductCategory
-from segmentation import behaviour, clv, features, offers, portable, rfm
+from customers.models import Customer, ProductCategory
+from segmentation import behaviour, clv, features, offers, partitions, portable, rfm
 from segmentation.models import (
     BehaviourCluster,
     CustomerScore,
@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 # Runs whose rows are kept (older ones are deleted in bulk after a successful run).
 KEEP_RUNS = 12
+# Tenants this size or larger write each run into partitions of its own (PostgreSQL).
+PARTITION_MIN_CUSTOMERS = partitions.PARTITION_MIN_CUSTOMERS
 ProgressFn = Callable[[int, int, str], None]
 AfterRunStep = Callable[..., Any]
 
@@ -322,12 +324,11 @@ def _write_scores(state: _State) -> None:
     table = pd.DataFrame(
         {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in data.items()}
     )
-    with transaction.atomic():
-        bulk.load_frame(CustomerScore, table, float_format=None)
     # Saved segments are materialised from these rows minutes later (last step of the
     # run); planned against statistics from before the load — an empty table — their
     # joins become nested loops over a million rows (ten minutes instead of seconds).
-    bulk.analyze(CustomerScore)
+    # _load analyzes the rows' partition.
+    _load(CustomerScore, table, state.run)
 
 
 def _step_offers(state: _State) -> None:
@@ -373,9 +374,29 @@ def _step_offers(state: _State) -> None:
             "reason": reason.to_numpy(),
         }
     )
+    _load(NextBestOffer, table, state.run)
+
+
+def _load(
+    model: type[CustomerScore | NextBestOffer], table: pd.DataFrame, run: SegmentationRun
+) -> None:
+    """Write a run's rows of a partitioned table and refresh the statistics of the
+    partition they went to (never the whole table: ANALYZE samples every partition).
+
+    A run with its own partitions (see :mod:`segmentation.partitions`) loads a new
+    table and attaches it, in one transaction: readers see all of the run's rows or
+    none, and a failure leaves no table behind."""
+    db_table = model._meta.db_table
+    if not partitions.has_own_partitions(run.pk):
+        with transaction.atomic():
+            bulk.load_frame(model, table, float_format=None)
+        if connection.vendor == "postgresql":
+            partitions.analyze_default_partition(db_table)
+        return
     with transaction.atomic():
-        bulk.load_frame(NextBestOffer, table, float_format=None)
-    bulk.analyze(NextBestOffer)
+        part = partitions.create_run_partition(db_table, run.pk)
+        bulk.load_frame(model, table, float_format=None, table=part)
+        partitions.attach_run_partition(db_table, run.pk)
 
 
 CORE_STEPS: list[tuple[str, Any, Callable[[_State], None]]] = [
@@ -388,11 +409,19 @@ CORE_STEPS: list[tuple[str, Any, Callable[[_State], None]]] = [
 
 
 def _delete_rows(run_ids: list[int]) -> None:
-    """Delete the runs' rows with one statement per table (no cascade walk in Python)."""
+    """Delete the runs' rows: drop the partitions of runs that have their own, delete
+    the others' rows with one statement per table (no cascade walk in Python)."""
     if not run_ids:
         return
-    for model in (NextBestOffer, CustomerScore, BehaviourCluster):
-        model.objects.filter(run_id__in=run_ids)._raw_delete(model.objects.db)
+    own = [pk for pk in run_ids if partitions.has_own_partitions(pk)]
+    shared = [pk for pk in run_ids if pk not in own]
+    with transaction.atomic():
+        for model in (NextBestOffer, CustomerScore):
+            if own:
+                partitions.drop_run_partitions(model._meta.db_table, own)
+            if shared:
+                model.objects.filter(run_id__in=shared)._raw_delete(model.objects.db)
+        BehaviourCluster.objects.filter(run_id__in=run_ids)._raw_delete(BehaviourCluster.objects.db)
 
 
 def _prune(tenant: Tenant) -> None:
@@ -484,7 +513,11 @@ def _segmentation_run(
     with transaction.atomic():
         if connection.vendor != "postgresql":
             _refuse_while_running(tenant)
+        own_id = (
+            {"pk": partitions.next_own_partition_run_id()} if _wants_own_partitions(tenant) else {}
+        )
         run = SegmentationRun.objects.create(
+            **own_id,
             tenant=tenant,
             trigger=trigger,
             job=job,
@@ -507,6 +540,15 @@ def _segmentation_run(
         progress(total, total, _("Finished"))
     _prune(tenant)
     return run
+
+
+def _wants_own_partitions(tenant: Tenant) -> bool:
+    """Whether the tenant's new run gets partitions of its own (large tenants on
+    PostgreSQL). Decided per run: a tenant that grows or shrinks past the threshold
+    switches at its next run, and each run is pruned the way it was written."""
+    if connection.vendor != "postgresql":
+        return False
+    return bool(Customer.objects.filter(tenant=tenant).count() >= PARTITION_MIN_CUSTOMERS)
 
 
 def _run_steps(
