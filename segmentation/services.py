@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+import psycopg
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -44,6 +45,11 @@ logger = logging.getLogger(__name__)
 KEEP_RUNS = 12
 # Tenants this size or larger write each run into partitions of its own (PostgreSQL).
 PARTITION_MIN_CUSTOMERS = partitions.PARTITION_MIN_CUSTOMERS
+# Dropping a run's partitions locks the whole table for a moment: it waits for every
+# query reading it (any tenant) and holds up the ones that come after. Rather than
+# stall the screens behind a long query, give up after this long and leave the drop
+# to the next run's pruning.
+PARTITION_DROP_LOCK_TIMEOUT = "5s"
 ProgressFn = Callable[[int, int, str], None]
 AfterRunStep = Callable[..., Any]
 
@@ -415,13 +421,48 @@ def _delete_rows(run_ids: list[int]) -> None:
         return
     own = [pk for pk in run_ids if partitions.has_own_partitions(pk)]
     shared = [pk for pk in run_ids if pk not in own]
-    with transaction.atomic():
+    with transaction.atomic(), _lock_timeout(PARTITION_DROP_LOCK_TIMEOUT if own else None):
         for model in (NextBestOffer, CustomerScore):
             if own:
                 partitions.drop_run_partitions(model._meta.db_table, own)
             if shared:
                 model.objects.filter(run_id__in=shared)._raw_delete(model.objects.db)
         BehaviourCluster.objects.filter(run_id__in=run_ids)._raw_delete(BehaviourCluster.objects.db)
+
+
+@contextlib.contextmanager
+def _lock_timeout(timeout: str | None) -> Iterator[None]:
+    """``lock_timeout`` for the statements inside (call in a transaction; PostgreSQL).
+    On an error the savepoint's rollback restores the previous value."""
+    if timeout is None or connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+            [timeout],
+        )
+        previous = cursor.fetchone()[0]
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+def _is_lock_timeout(error: OperationalError) -> bool:
+    return isinstance(error.__cause__, psycopg.errors.LockNotAvailable)
+
+
+@contextlib.contextmanager
+def _unless_table_busy(run_ids: list[int], what: str) -> Iterator[None]:
+    """Let a lock timeout from dropping the runs' partitions end the block quietly:
+    the rows stay where they are and the runs beyond KEEP_RUNS, so the next run's
+    pruning takes them. Other errors pass."""
+    try:
+        yield
+    except OperationalError as error:
+        if not _is_lock_timeout(error):
+            raise
+        logger.warning("segmentation runs %s: %s left for later, table busy", run_ids, what)
 
 
 def _prune(tenant: Tenant) -> None:
@@ -431,7 +472,7 @@ def _prune(tenant: Tenant) -> None:
         .values_list("pk", flat=True)[KEEP_RUNS:]
     )
     if old:
-        with transaction.atomic():
+        with _unless_table_busy(old, "pruning"), transaction.atomic():
             _delete_rows(old)
             SegmentationRun.objects.filter(tenant=tenant, pk__in=old).delete()
 
@@ -570,7 +611,8 @@ def _run_steps(
                 fn(state)
         except Exception as error:
             logger.exception("segmentation run %s failed in step %s", run.pk, name)
-            _delete_rows([run.pk])
+            with _unless_table_busy([run.pk], "clean-up"):
+                _delete_rows([run.pk])
             run.status = RunStatus.FAILED
             run.failed_step = name
             run.error = f"{type(error).__name__}: {error}"[:2000]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -148,3 +149,26 @@ def test_erasure_reaches_rows_in_own_partitions(big_shop: Shop) -> None:
     assert not NextBestOffer.objects.filter(
         tenant=big_shop.tenant, customer_id=customer_id
     ).exists()
+
+
+def test_a_busy_table_leaves_pruning_to_the_next_run(
+    big_shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "KEEP_RUNS", 1)
+    monkeypatch.setattr(services, "PARTITION_DROP_LOCK_TIMEOUT", "50ms")
+    first = services.segmentation_run(tenant=big_shop.tenant, as_of=AS_OF)
+    # A long read of the scores, from another connection: dropping a partition
+    # would have to wait for it (and hold up every read after it).
+    with psycopg.connect(**connection.get_connection_params()) as reader:
+        reader.execute(f"LOCK TABLE ONLY {SCORES} IN ACCESS SHARE MODE")
+        second = services.segmentation_run(tenant=big_shop.tenant, as_of=AS_OF)
+        reader.rollback()
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert _exists(partitions.run_partition(SCORES, first.pk))
+    assert SegmentationRun.objects.filter(pk=first.pk).exists()
+    assert current_run(tenant=big_shop.tenant) == second
+
+    third = services.segmentation_run(tenant=big_shop.tenant, as_of=AS_OF)
+    assert not _exists(partitions.run_partition(SCORES, first.pk))
+    assert not _exists(partitions.run_partition(SCORES, second.pk))
+    assert set(SegmentationRun.objects.values_list("pk", flat=True)) == {third.pk}
