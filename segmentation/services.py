@@ -636,6 +636,14 @@ def _after(fn: AfterRunStep) -> Callable[[_State], None]:
     return step
 
 
+def segmentation_delete_run_rows(*, tenant: Tenant) -> None:
+    """Delete the scores, offers and clusters of every run of the tenant, dropping the
+    partitions of runs that have their own; the runs themselves stay. For tearing a
+    tenant down (the reference tenant builder) before its rows are deleted table by
+    table, where a DELETE would leave the runs' partitions behind, empty."""
+    _delete_rows(list(SegmentationRun.objects.filter(tenant=tenant).values_list("pk", flat=True)))
+
+
 def segmentation_forget_customers(*, tenant: Tenant, customer_ids: list[int]) -> int:
     """Delete every run's scores, offers and segment memberships of these customers
     (KVKK erasure; a snapshot's size and value stay as they were counted)."""

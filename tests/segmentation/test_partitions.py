@@ -10,11 +10,13 @@ import psycopg
 import pytest
 from django.db import connection
 
+from crm.management.commands.make_reference_tenant import tenant_replace
 from crm.tenancy import no_tenant, tenant_context
 from segmentation import partitions, services
 from segmentation.models import CustomerScore, NextBestOffer, RunStatus, SegmentationRun
 from segmentation.selectors import current_run
 from tests.conftest import TenantWorld, make_world
+from tests.factories import BranchFactory
 from tests.segmentation.test_pipeline import AS_OF, Shop, _populate
 
 pytestmark = pytest.mark.postgres
@@ -172,3 +174,19 @@ def test_a_busy_table_leaves_pruning_to_the_next_run(
     assert not _exists(partitions.run_partition(SCORES, first.pk))
     assert not _exists(partitions.run_partition(SCORES, second.pk))
     assert set(SegmentationRun.objects.values_list("pk", flat=True)) == {third.pk}
+
+
+@pytest.mark.django_db
+def test_replacing_a_reference_tenant_drops_its_runs_partitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(services, "PARTITION_MIN_CUSTOMERS", 10)
+    tenant = tenant_replace("ref-part", "Referans")
+    with tenant_context(tenant):
+        _populate(Shop(tenant, BranchFactory.create(tenant=tenant, code="R-01")), 12)
+        run = services.segmentation_run(tenant=tenant, as_of=AS_OF)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert _exists(partitions.run_partition(SCORES, run.pk))
+    tenant_replace("ref-part", "Referans")
+    for table in (SCORES, OFFERS):
+        assert not _exists(partitions.run_partition(table, run.pk))

@@ -22,6 +22,7 @@ from crm.models import Branch, Membership, Tenant, User
 from crm.permissions import Role
 from crm.reference import ReferenceOptions, ReferenceReport, reference_builders
 from crm.tenancy import tenant_context, tenant_owned_models
+from segmentation.services import segmentation_delete_run_rows
 
 # One branch per province (in its centre) and more in the big cities: 100 in all.
 EXTRA_BRANCHES = [
@@ -61,6 +62,8 @@ def tenant_replace(slug: str, name: str) -> Tenant:
     existing = Tenant.objects.filter(slug=slug).first()
     if existing is not None:
         with tenant_context(existing), transaction.atomic():
+            # A large tenant's runs have tables of their own: drop them, not their rows.
+            segmentation_delete_run_rows(tenant=existing)
             with connection.cursor() as cursor:
                 for model in bulk.children_first(tenant_owned_models()):
                     table = connection.ops.quote_name(model._meta.db_table)
