@@ -106,7 +106,9 @@ class BehaviourCluster(TenantOwnedModel):
 class CustomerScore(TenantOwnedModel):
     """One customer in one run: features, RFM, lifetime value and behaviour cluster.
 
-    Written in bulk (COPY), never one ORM save per customer.
+    Written in bulk (COPY), never one ORM save per customer. On PostgreSQL the table
+    is partitioned by run (``segmentation.partitions``, migration 0006): its primary
+    key there is ``(id, run_id)``, and every unique constraint must include ``run``.
     """
 
     # Scores are derived rows a run writes a million at a time and deletes by run
@@ -188,7 +190,9 @@ class CustomerScore(TenantOwnedModel):
 
 
 class NextBestOffer(TenantOwnedModel):
-    """A product category a customer is likely to buy next, with the reason."""
+    """A product category a customer is likely to buy next, with the reason.
+
+    Partitioned by run on PostgreSQL, as :class:`CustomerScore`."""
 
     # Derived rows written in bulk, as CustomerScore: no per-row foreign-key triggers,
     # composite indexes instead of single-column ones.
