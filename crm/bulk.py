@@ -105,6 +105,7 @@ def load_frame(
     *,
     float_format: str | None = "%.2f",
     table: str | None = None,
+    fresh_table: bool = False,
 ) -> int:
     """Insert every row of ``frame`` (columns = ``model``'s column names); returns the
     row count. Call inside the tenant scope the rows belong to. Every NOT NULL column
@@ -112,13 +113,29 @@ def load_frame(
     applied here. Floats are written with two decimals (money) unless
     ``float_format`` says otherwise (``None``: as they are, for frames whose floats
     are already rounded to what each column keeps). ``table`` loads into another
-    table with the model's columns instead of the model's own (a partition)."""
+    table with the model's columns instead of the model's own (a partition).
+
+    ``fresh_table``: ``table`` was created in the caller's current (sub)transaction,
+    has no row-level security yet and nobody else can see it: the rows are copied
+    straight in with ``COPY … FREEZE``, already frozen and marked all-visible, so no
+    second pass through a temporary table and no vacuum before index-only scans.
+    PostgreSQL refuses the copy if the table was not created in this subtransaction."""
     if frame.empty:
         return 0
     table = connection.ops.quote_name(table or model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in frame.columns)
     if connection.vendor != "postgresql":
         return _load_sqlite(table, columns, frame, money=float_format is not None)
+    if fresh_table:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '{NULL}', FREEZE)"
+            ) as copy,
+        ):
+            for chunk in _chunks(frame, COPY_CHUNK_ROWS):
+                copy.write(_csv(chunk, float_format))
+        return len(frame)
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE _tekil_load AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608

@@ -160,9 +160,11 @@ def security_sql(extras: TableExtras, table: str) -> list[str]:
 
 
 def create_run_partition(table: str, run_id: int) -> str:
-    """Create the standalone table that becomes ``table``'s partition for the run,
-    with row-level security as the parent's; returns its name. Load the run's rows
-    into it, then call :func:`attach_run_partition` in the same transaction."""
+    """Create the standalone table that becomes ``table``'s partition for the run;
+    returns its name. Load the run's rows into it (``bulk.load_frame(...,
+    fresh_table=True)`` in the same subtransaction), then call
+    :func:`attach_run_partition` in the same transaction, which gives it the parent's
+    row-level security before anyone can see it."""
     part = run_partition(table, run_id)
     with connection.cursor() as cursor:
         # LIKE copies the columns, NOT NULLs, CHECKs and the id default (the parent's
@@ -175,8 +177,6 @@ def create_run_partition(table: str, run_id: int) -> str:
             f"ALTER TABLE {_q(part)} ADD CONSTRAINT {_q(part + '_run')}"
             f" CHECK (run_id = {int(run_id)})"
         )
-        for statement in security_sql(table_extras(cursor, table), part):
-            cursor.execute(statement)
     return part
 
 
@@ -195,13 +195,12 @@ def attach_run_partition(table: str, run_id: int) -> None:
         for _name, definition in extras.indexes:
             cursor.execute(index_sql(definition, part, name=None))
         # A foreign key is validated by one anti-join, unless row-level security
-        # applies to the table (then row by row): the owner passes while not forced.
-        cursor.execute(f"ALTER TABLE {_q(part)} NO FORCE ROW LEVEL SECURITY")
+        # applies to the table (then row by row): added before the table gets it.
         for name, contype, definition in extras.constraints:
             if contype == "f":
                 cursor.execute(f"ALTER TABLE {_q(part)} ADD CONSTRAINT {_q(name)} {definition}")
-        if extras.rls_forced:
-            cursor.execute(f"ALTER TABLE {_q(part)} FORCE ROW LEVEL SECURITY")
+        for statement in security_sql(extras, part):
+            cursor.execute(statement)
         cursor.execute(
             f"ALTER TABLE {_q(table)} ATTACH PARTITION {_q(part)} FOR VALUES IN ({int(run_id)})"
         )

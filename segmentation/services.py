@@ -401,7 +401,7 @@ def _load(
         return
     with transaction.atomic():
         part = partitions.create_run_partition(db_table, run.pk)
-        bulk.load_frame(model, table, float_format=None, table=part)
+        bulk.load_frame(model, table, float_format=None, table=part, fresh_table=True)
         partitions.attach_run_partition(db_table, run.pk)
 
 
