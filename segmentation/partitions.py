@@ -230,3 +230,19 @@ def drop_run_partitions(table: str, run_ids: list[int]) -> None:
 def analyze_default_partition(table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {_q(default_partition(table))}")
+
+
+def analyze_table_once(table: str) -> None:
+    """ANALYZE the partitioned table itself if it never has been with rows in it.
+
+    Autovacuum never analyzes a partitioned parent, and without its statistics the
+    planner guesses 200 distinct customers in a run's scores: a live count that joins
+    them to the customers then probes the customer table row by row (5.3 s instead of
+    0.9 s for "recency ≥ 180 days and CLV ≥ 1,000" at 1M customers). Scans read each
+    partition's own statistics, so the parent's only need to say roughly how many
+    distinct values there are; refreshing them every run would sample every kept run
+    again (29 s for both tables at 12 runs of 1M customers)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        if cursor.fetchone()[0] <= 0:  # -1: never analyzed; 0: analyzed while empty
+            cursor.execute(f"ANALYZE {_q(table)}")

@@ -398,11 +398,13 @@ def _load(
             bulk.load_frame(model, table, float_format=None)
         if connection.vendor == "postgresql":
             partitions.analyze_default_partition(db_table)
+            partitions.analyze_table_once(db_table)
         return
     with transaction.atomic():
         part = partitions.create_run_partition(db_table, run.pk)
         bulk.load_frame(model, table, float_format=None, table=part, fresh_table=True)
         partitions.attach_run_partition(db_table, run.pk)
+    partitions.analyze_table_once(db_table)
 
 
 CORE_STEPS: list[tuple[str, Any, Callable[[_State], None]]] = [

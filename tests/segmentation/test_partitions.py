@@ -79,6 +79,9 @@ def test_a_large_tenants_run_gets_its_own_partitions(big_shop: Shop) -> None:
     )[0]
     assert pages > 0
     assert all_visible == pages
+    # The parent has statistics of its own (autovacuum never gathers them).
+    for table in (SCORES, OFFERS):
+        assert _fetch("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])[0][0] > 0
 
 
 def test_pruning_drops_the_partitions_of_old_runs(
