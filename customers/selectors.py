@@ -178,14 +178,18 @@ def _names_starting_with(tenant: Tenant, words: list[str], limit: int) -> list[i
     """
     first, others = words[0], words[1:]
     upper = first[:-1] + chr(ord(first[-1]) + 1)
+    # left(word) = typed, not starts_with: the probe must go by the customer's own
+    # few words (customer_id index). With an indexable prefix the planner, trusting a
+    # low estimate for a short prefix, read every word starting with it per candidate
+    # ("bulu ek" at 1M customers: 5,000 words × 619 candidates, 1.4 s).
     exists = "".join(
         " AND EXISTS (SELECT 1 FROM customers_customernameword w"
-        " WHERE w.tenant_id = %s AND w.customer_id = c.id AND starts_with(w.word, %s))"
+        " WHERE w.tenant_id = %s AND w.customer_id = c.id AND left(w.word, %s) = %s)"
         for _ in others
     )
     params: list[Any] = [tenant.pk, first, upper]
     for word in others:
-        params += [tenant.pk, word]
+        params += [tenant.pk, len(word), word]
     # Only placeholders are spliced in; the words are parameters.
     sql = (
         "SELECT id FROM (SELECT c.id, c.name_key FROM customers_customer c"  # noqa: S608
