@@ -381,7 +381,11 @@ def test_dedup_eval_human_output_and_errors(tmp_path: Path) -> None:
     assert not Tenant.objects.filter(slug__startswith="dedup-eval-").exists()
 
 
-def _people(first: list[str], last: list[str], born: list[date | None]) -> pd.DataFrame:
+def _people(
+    first: list[str], last: list[str], born: list[date | None], lines: list[str] | None = None
+) -> pd.DataFrame:
+    """Records of people by name and birth date; ``lines``: each one's address line
+    (no province)."""
     n = len(first)
     customers = pd.DataFrame(
         {
@@ -397,6 +401,17 @@ def _people(first: list[str], last: list[str], born: list[date | None]) -> pd.Da
     )
     empty = pd.DataFrame(columns=["id", "value"])
     addresses = pd.DataFrame(columns=["id", "is_primary", "pk", "province", "district", "line"])
+    if lines is not None:
+        addresses = pd.DataFrame(
+            {
+                "id": range(1, n + 1),
+                "is_primary": True,
+                "pk": range(11, n + 11),
+                "province": "",
+                "district": "",
+                "line": lines,
+            }
+        )
     return dedup.build_records(
         customers,
         empty.rename(columns={"value": "phone"}),
@@ -449,34 +464,11 @@ def test_an_address_without_a_province_blocks_only_when_it_is_specific() -> None
     # Two spellings of one person's name, too far apart to block on names, living at a
     # line with a door number: the line alone (no province known) brings them together.
     # "Atatürk Cad." is in every town: without a province it pairs no one.
-    people = pd.DataFrame(
-        {
-            "id": [1, 2, 3, 4],
-            "kind": "person",
-            "first_name": ["Zehra", "Zehra", "Kemal", "Orhan"],
-            "last_name": ["Tanrıverdi", "Dağlı", "Ay", "Öz"],
-            "trade_name": "",
-            "tckn": "",
-            "tax_id": "",
-            "birth_date": None,
-        }
-    )
-    empty = pd.DataFrame(columns=["id", "value"])
-    addresses = pd.DataFrame(
-        {
-            "id": [1, 2, 3, 4],
-            "is_primary": True,
-            "pk": [11, 12, 13, 14],
-            "province": "",
-            "district": "",
-            "line": ["Moda Cad. No 12 D 3", "MODA CAD NO:12 D:3", "Atatürk Cad.", "ATATÜRK CAD"],
-        }
-    )
-    records = dedup.build_records(
-        people,
-        empty.rename(columns={"value": "phone"}),
-        empty.rename(columns={"value": "email"}),
-        addresses,
+    records = _people(
+        ["Zehra", "Zehra", "Kemal", "Orhan"],
+        ["Tanrıverdi", "Dağlı", "Ay", "Öz"],
+        [None] * 4,
+        ["Moda Cad. No 12 D 3", "MODA CAD NO:12 D:3", "Atatürk Cad.", "ATATÜRK CAD"],
     )
     pairs = {tuple(sorted(p)) for p in dedup.candidate_pairs(records)[["left", "right"]].to_numpy()}
     assert (1, 2) in pairs
