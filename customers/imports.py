@@ -183,6 +183,8 @@ class _ParsedRow:
     phones: list[normalize.NormalizedPhone]
     email: str | None
     province: str | None
+    district: str | None
+    postal_code: str | None
     incoming: Incoming
 
 
@@ -288,6 +290,8 @@ def _parse_row(
         phones=phones,
         email=email,
         province=clean("province", normalize.normalize_province),
+        district=clean("district", normalize.normalize_district),
+        postal_code=clean("postal_code", normalize.normalize_postal_code),
         incoming=incoming,
     )
 
@@ -585,8 +589,8 @@ def _address_rows(
 
 
 def _address_of(row: _ParsedRow) -> dict[str, str] | None:
-    """The row's address fields normalised (bad ones reported and left empty), or
-    None when nothing of an address is left."""
+    """The row's address (district and postal code already checked in _parse_row,
+    bad ones reported there and left empty), or None when nothing of an address is left."""
     values = row.values
     line = " ".join(values.get("address", "").split())
     if len(line) > _ADDRESS_LINE_MAX:
@@ -596,22 +600,12 @@ def _address_of(row: _ParsedRow) -> dict[str, str] | None:
             % {"max": _ADDRESS_LINE_MAX},
         )
         line = ""
-    district = ""
-    if values.get("district"):
-        try:
-            district = normalize.normalize_district(values["district"])
-        except ValidationError as error:
-            row.problem("district", " ".join(error.messages))
-    postal_code = ""
-    if values.get("postal_code"):
-        try:
-            postal_code = normalize.normalize_postal_code(values["postal_code"])
-        except ValidationError as error:
-            row.problem("postal_code", " ".join(error.messages))
+    district = row.district or ""
+    postal_code = row.postal_code or ""
     province = row.province or ""
     if not province and line:
         found = normalize.province_from_address_line(line)
-        province = found.province or ""
+        province = found.province
         district = district or found.district
     if not province and postal_code:
         province = postal_code[:2]
