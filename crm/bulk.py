@@ -99,6 +99,23 @@ def _csv(frame: pd.DataFrame, float_format: str | None = "%.2f") -> str:
     return out.getvalue()
 
 
+def _copy_csv(
+    cursor: Any,
+    table: str,
+    columns: str,
+    frame: pd.DataFrame,
+    float_format: str | None,
+    *,
+    freeze: bool,
+) -> None:
+    """COPY ``frame`` into ``table`` as CSV, a chunk of text at a time."""
+    options = f"FORMAT csv, NULL '{NULL}'" + (", FREEZE" if freeze else "")
+    # The psycopg cursor under Django's wrapper.
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN ({options})") as copy:
+        for chunk in _chunks(frame, COPY_CHUNK_ROWS):
+            copy.write(_csv(chunk, float_format))
+
+
 def load_frame(
     model: type[models.Model],
     frame: pd.DataFrame,
@@ -127,14 +144,8 @@ def load_frame(
     if connection.vendor != "postgresql":
         return _load_sqlite(table, columns, frame, money=float_format is not None)
     if fresh_table:
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '{NULL}', FREEZE)"
-            ) as copy,
-        ):
-            for chunk in _chunks(frame, COPY_CHUNK_ROWS):
-                copy.write(_csv(chunk, float_format))
+        with connection.cursor() as cursor:
+            _copy_csv(cursor, table, columns, frame, float_format, freeze=True)
         return len(frame)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -142,12 +153,7 @@ def load_frame(
         )
         cursor.execute("ALTER TABLE _tekil_load ADD COLUMN _row bigserial")
         # On an error the caller's transaction rolls back, temporary table included.
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(
-            f"COPY _tekil_load ({columns}) FROM STDIN (FORMAT csv, NULL '{NULL}')"
-        ) as copy:
-            for chunk in _chunks(frame, COPY_CHUNK_ROWS):
-                copy.write(_csv(chunk, float_format))
+        _copy_csv(cursor, "_tekil_load", columns, frame, float_format, freeze=False)
         # Foreign keys are DEFERRABLE INITIALLY DEFERRED: checking them per statement
         # keeps the queue of pending checks to one chunk instead of the whole load.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
