@@ -45,6 +45,7 @@ from customers.models import (
     MergeLog,
     Phone,
     Purchase,
+    PurchaseLine,
     RiskFlag,
 )
 from customers.selectors import incoming_from_customer
@@ -86,6 +87,8 @@ NOT_REPOINTED = {
     # The consent ledger is append-only and keyed by recipient: consents follow the
     # contact points that move above (see consent.services.consent_on_customer_merge).
     (ConsentEvent, "customer"),
+    # The line's copy of its receipt's customer moves with the receipt.
+    (PurchaseLine, "customer"),
 }
 
 CONTACT_POINT_MODELS: tuple[type[Phone] | type[Email] | type[Address], ...] = (
@@ -263,6 +266,11 @@ def _move_contact_points(
     return moved
 
 
+def _lines_follow_purchases(tenant: Tenant, purchase_ids: list[int], owner: Customer) -> None:
+    """The lines of the moved receipts carry their new customer too (PurchaseLine.customer)."""
+    PurchaseLine.objects.filter(tenant=tenant, purchase_id__in=purchase_ids).update(customer=owner)
+
+
 def _reconcile_primaries(
     tenant: Tenant, model: type[models.Model], keep: Customer, kept_ids: set[int]
 ) -> None:
@@ -340,6 +348,7 @@ def customer_merge(
         )
         model._default_manager.filter(tenant=tenant, pk__in=ids).update(**{fk: keep})
         moved[table] = ids
+    _lines_follow_purchases(tenant, moved["purchase"], keep)
     snapshot["moved"] = moved
     # Consents follow the contact points; an opt-out on either side now covers both.
     snapshot["consent"] = consent_services.consent_on_customer_merge(
@@ -472,6 +481,7 @@ def customer_unmerge(
     for table, ids in (snapshot.get("moved") or {}).items():
         model, fk = REPOINTED[table]
         model._default_manager.filter(tenant=tenant, pk__in=ids).update(**{fk: drop})
+    _lines_follow_purchases(tenant, (snapshot.get("moved") or {}).get("purchase") or [], drop)
     for table, flags in (snapshot.get("flags") or {}).items():
         model = REPOINTED[table][0]
         for is_primary, is_verified in ((True, True), (True, False), (False, True), (False, False)):

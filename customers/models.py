@@ -9,6 +9,7 @@ records are merged.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -365,6 +366,43 @@ class PurchaseLine(TenantOwnedModel):
         _("discount"), max_digits=12, decimal_places=2, default=Decimal("0")
     )
     line_total = models.DecimalField(_("line total"), max_digits=12, decimal_places=2)
+    # Copies of the receipt's customer, time and return flag. With them "who bought
+    # from this category in this period" is one index range per product (segment
+    # rules) instead of joining the category's lines with every purchase: 4–5 s at
+    # 10M purchases. Written with the line (services._purchase_write) and moved with
+    # the receipt on merge and unmerge (merge._lines_follow_purchases). No key or
+    # index of its own: the receipt's key guards the customer, and the lines go
+    # when their receipt goes.
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    purchased_at = models.DateTimeField(_("time"))
+    is_return = models.BooleanField(_("return"), default=False)
+
+    class Meta:
+        indexes = [
+            # Covers the segment rule's count: product and period in the key, the
+            # customer (and the tenant, which row-level security reads) alongside.
+            models.Index(
+                fields=["product", "purchased_at"],
+                include=["customer", "tenant"],
+                condition=Q(is_return=False),
+                name="purchaseline_sold_cover",
+            )
+        ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A line saved on its own takes the copies from its receipt; bulk writers
+        # (services._purchase_write, the reference tenant) set them themselves.
+        if self.customer_id is None or self.purchased_at is None:
+            self.customer_id = self.purchase.customer_id
+            self.purchased_at = self.purchase.purchased_at
+            self.is_return = self.purchase.is_return
+        super().save(*args, **kwargs)
 
 
 class Interaction(TenantOwnedModel):

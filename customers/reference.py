@@ -1101,6 +1101,9 @@ def generate_purchases(
                 "unit_price": price,
                 "discount_amount": cut,
                 "line_total": line_total,
+                "customer_id": purchases["customer_id"].to_numpy()[owner],
+                "purchased_at": at[owner],
+                "is_return": False,
             }
         )
         yield purchases, lines

@@ -582,6 +582,9 @@ def _purchase_write(
                 unit_price=line.unit_price,
                 discount_amount=line.discount_amount,
                 line_total=(line.quantity * line.unit_price - line.discount_amount).quantize(CENTS),
+                customer_id=customer_id,
+                purchased_at=purchase.purchased_at,
+                is_return=purchase.is_return,
             )
             for line in item.lines
         ]

@@ -102,6 +102,12 @@ def typical_rules(tenant: Tenant) -> dict[str, dict[str, Any]]:
         rules["bought_category_90d"] = rule(
             {"field": "purchased_category", "category": category.pk, "days": 90}
         )
+        rules["bought_category_365d"] = rule(
+            {"field": "purchased_category", "category": category.pk, "days": 365}
+        )
+        rules["bought_category_ever"] = rule(
+            {"field": "purchased_category", "category": category.pk}
+        )
     return rules
 
 

@@ -301,19 +301,18 @@ def _condition(ctx: _Context, cond: dict[str, Any]) -> Q:
             .filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
             .values_list("pk", flat=True)
         )
-        # The purchase's tenant as well as the line's (the same, always) so that the
-        # recent non-return purchases come from the partial index on (tenant_id,
-        # purchased_at) of segmentation migration 0005 instead of a scan of them all.
+        # The line's own copies of the receipt's customer, time and return flag: one
+        # range of the covering index purchaseline_sold_cover per product (customers
+        # migration 0009), no join with the purchases.
         lines = PurchaseLine.objects.filter(
-            product_id__in=products or [0],
             tenant=tenant,
-            purchase__tenant=tenant,
-            purchase__customer=OuterRef("pk"),
-            purchase__is_return=False,
+            product_id__in=products or [0],
+            customer=OuterRef("pk"),
+            is_return=False,
         )
         since = _since(ctx, _days(cond))
         if since is not None:
-            lines = lines.filter(purchase__purchased_at__gte=since)
+            lines = lines.filter(purchased_at__gte=since)
         return Q(Exists(lines))
     if field == "interaction":
         touchpoints = cond.get("touchpoints") or []

@@ -31,6 +31,7 @@ from customers.models import (
     MergeLog,
     Phone,
     Purchase,
+    PurchaseLine,
     RiskFlag,
 )
 from tests.conftest import TenantWorld
@@ -54,6 +55,8 @@ OWNER_FIELD = {
     Address: "customer_id",
     ContactPerson: "company_id",
     Purchase: "customer_id",
+    # The line's copy of its receipt's customer (the segment rule counts by it).
+    PurchaseLine: "customer_id",
     Interaction: "customer_id",
     Complaint: "customer_id",
     RiskFlag: "customer_id",

@@ -27,7 +27,7 @@ def test_migrations_create_the_live_count_indexes() -> None:
                 [
                     "seg_score_run_recency",
                     "seg_score_run_clv",
-                    "purchaseline_product_cover",
+                    "purchaseline_sold_cover",
                     "purchase_sale_time_cover",
                 ]
             ],
@@ -36,7 +36,7 @@ def test_migrations_create_the_live_count_indexes() -> None:
     assert found == {
         "seg_score_run_recency",
         "seg_score_run_clv",
-        "purchaseline_product_cover",
+        "purchaseline_sold_cover",
         "purchase_sale_time_cover",
     }
 
