@@ -43,3 +43,48 @@ def test_words_follow_creates_renames_and_bulk_updates(
     with tenant_context(world_b.tenant):
         assert _ids(world_b, "ayse") == []  # other tenants see nothing
         assert not CustomerNameWord.objects.exists()
+
+
+NAMES = [
+    ("Mehmet", "Aslan"),
+    ("Mehmet Ali", "Aksoy"),
+    ("Mehmet", "Kaya"),
+    ("Ali", "Mehmetoğlu"),
+    ("Ayşe", "Aslan"),
+    ("Aslı", "Mert"),
+    ("Fatma", "Kılıç"),
+    ("Fatma Ayşe", "Kiraz"),
+    ("Ahmet", "Aslanbaş"),
+]
+QUERIES = ["mehm as", "as mehm", "mehmet a", "a mehm", "fatm ki", "ay as", "as", "al meh", "m a k"]
+
+
+@pytest.mark.parametrize("probe_limit", [0, 10_000], ids=["intersect", "probe"])
+def test_name_words_match_the_same_customers_by_either_plan(
+    world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch, probe_limit: int
+) -> None:
+    # PROBE_DRIVER_LIMIT decides between probing from the rarest typed word and
+    # intersecting every word's customers; both must find the same people.
+    monkeypatch.setattr(selectors, "PROBE_DRIVER_LIMIT", probe_limit)
+    with tenant_context(world_a.tenant):
+        people = {
+            services.customer_create(
+                tenant=world_a.tenant,
+                actor=world_a.owner,
+                data=services.CustomerInput(first_name=first, last_name=last),
+            ).pk: f"{first} {last}"
+            for first, last in NAMES
+        }
+        keys = dict(Customer.objects.filter(pk__in=people).values_list("pk", "name_key"))
+        for query in QUERIES:
+            typed = query.split()
+            expected = {
+                pk
+                for pk, key in keys.items()
+                if all(any(word.startswith(t) for word in key.split()) for t in typed)
+            }
+            found = selectors.customer_search(tenant=world_a.tenant, query=query, limit=50)
+            assert {c.pk for c in found} == expected, query
+            # Names that start with the first typed word come first.
+            starts = [keys[c.pk].startswith(typed[0]) for c in found]
+            assert starts == sorted(starts, reverse=True), query
