@@ -26,6 +26,13 @@ DROP FUNCTION IF EXISTS app_all_tenants();
 """
 
 POLICY_NAME = "tenant_isolation"
+# The policy's condition. The functions sit in scalar subqueries so that PostgreSQL
+# evaluates them once per statement (an InitPlan) rather than once per row: called
+# per row, the two current_setting() reads cost 0.16 µs a row, 0.3 s of a live count
+# that reads a million customers and lines (crm migration 0005).
+POLICY_CONDITION = "tenant_id = (SELECT app_current_tenant_id()) OR (SELECT app_all_tenants())"
+# The condition before crm 0005, kept for that migration's way back.
+POLICY_CONDITION_PER_ROW = "tenant_id = app_current_tenant_id() OR app_all_tenants()"
 
 
 class CreateTenantFunctions(migrations.RunSQL):
@@ -71,8 +78,7 @@ class EnableTenantRLS(migrations.operations.base.Operation):
         schema_editor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         schema_editor.execute(
             f"CREATE POLICY {POLICY_NAME} ON {table} "
-            "USING (tenant_id = app_current_tenant_id() OR app_all_tenants()) "
-            "WITH CHECK (tenant_id = app_current_tenant_id() OR app_all_tenants())"
+            f"USING ({POLICY_CONDITION}) WITH CHECK ({POLICY_CONDITION})"
         )
 
     def database_backwards(
@@ -90,3 +96,27 @@ class EnableTenantRLS(migrations.operations.base.Operation):
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return (self.__class__.__name__, [self.model_name], {})
+
+
+def set_policy_condition(condition: str) -> Any:
+    """A ``RunPython`` function giving every tenant_isolation policy in the schema
+    (tenant tables and the segmentation run partitions that copied it) ``condition``;
+    PostgreSQL only."""
+
+    def run(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename FROM pg_policies"
+                " WHERE schemaname = current_schema() AND policyname = %s ORDER BY tablename",
+                [POLICY_NAME],
+            )
+            tables = [row[0] for row in cursor.fetchall()]
+        for table in tables:
+            schema_editor.execute(
+                f"ALTER POLICY {POLICY_NAME} ON {schema_editor.quote_name(table)} "
+                f"USING ({condition}) WITH CHECK ({condition})"
+            )
+
+    return run

@@ -89,3 +89,26 @@ def test_the_setting_is_cleared_when_the_scope_ends(world_a: TenantWorld) -> Non
         assert _fetch("SELECT current_setting('app.tenant_id')") == [(str(world_a.tenant.pk),)]
     with no_tenant():
         assert _fetch("SELECT current_setting('app.tenant_id', true)") in ([("",)], [(None,)])
+
+
+@pytest.mark.django_db
+def test_every_policy_reads_the_tenant_once_per_statement() -> None:
+    # Scalar subqueries become InitPlans: the settings are read once, not per row.
+    policies = _fetch(
+        "SELECT tablename, qual, with_check FROM pg_policies WHERE policyname = %s",
+        [POLICY_NAME],
+    )
+    assert len(policies) >= len(tenant_owned_models())
+    for table, using, check in policies:
+        for condition in (str(using), str(check)):
+            assert "( SELECT app_current_tenant_id()" in condition, (table, condition)
+            assert "( SELECT app_all_tenants()" in condition, (table, condition)
+
+
+@pytest.mark.django_db
+def test_the_policy_is_evaluated_once_per_statement(world_a: TenantWorld) -> None:
+    with tenant_context(world_a.tenant), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM customers_customer")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "InitPlan" in plan, plan
+    assert "current_setting" not in plan.split("InitPlan")[0], plan
