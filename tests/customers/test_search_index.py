@@ -59,12 +59,12 @@ NAMES = [
 QUERIES = ["mehm as", "as mehm", "mehmet a", "a mehm", "fatm ki", "ay as", "as", "al meh", "m a k"]
 
 
-@pytest.mark.parametrize("probe_limit", [0, 10_000], ids=["intersect", "probe"])
+@pytest.mark.parametrize("probe_limit", [0, 10_000], ids=["hash-join", "probe"])
 def test_name_words_match_the_same_customers_by_either_plan(
     world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch, probe_limit: int
 ) -> None:
     # PROBE_DRIVER_LIMIT decides between probing from the rarest typed word and
-    # intersecting every word's customers; both must find the same people.
+    # hash-joining every word's customers; both must find the same people.
     monkeypatch.setattr(selectors, "PROBE_DRIVER_LIMIT", probe_limit)
     with tenant_context(world_a.tenant):
         people = {
