@@ -333,3 +333,57 @@ def test_reimported_addresses_are_not_doubled_and_a_new_one_is_added(world_a: Te
         customer = Phone.objects.get(e164="+905321000001").customer
         stored = sorted((a.line, a.province, a.is_primary) for a in customer.addresses.all())
     assert stored == [("Atatürk Blv. 9", "06", False), ("Moda Cad. 1", "34", True)]
+
+
+@pytest.mark.django_db
+def test_a_chunked_import_reports_in_file_order_in_the_users_language_with_progress(
+    world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of two rows; some problems (an address too long, a district alone) are
+    # only found when a chunk is written, after its rows were parsed.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    rows = [
+        "Ayşe Kaya;05321000001;;;Moda Cad. 1 Kadıköy/İSTANBUL;",
+        "Can Demir;05321000002;Gotham;;Bağdat Cad. 5;",
+        "Efe Ak;05321000003;Ankara;Çankaya;;",
+        "Ece Tan;05321000005;;Konak;;",
+        "Ali Er;05321000006;İzmir;K@nak!;Kıbrıs Şehitleri Cad. 3;3522",
+        "Oya Gün;05321000007;Bursa;;" + "Uzun Sokak " * 40 + ";",
+        "Nur Su;05321000004;;;Kordon Boyu 7;35220",
+    ]
+    table = _table(ADDRESS_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    mapping = {
+        "Ad Soyad": "full_name",
+        "GSM": "phone",
+        "İl": "province",
+        "İlçe": "district",
+        "Adres": "address",
+        "Posta Kodu": "postal_code",
+    }
+    positions: list[tuple[int, int]] = []
+    with translation.override("tr"), tenant_context(world_a.tenant):
+        result = imports.customers_import(
+            tenant=world_a.tenant,
+            actor=world_a.owner,
+            table=table,
+            mapping=mapping,
+            progress=lambda done, total: positions.append((done, total)),
+        )
+    assert (result.rows, result.created, result.rejected) == (7, 7, 0)
+    assert [(p.line, p.column) for p in result.problems] == [
+        (3, "İl"),
+        (5, "İlçe"),
+        (6, "İlçe"),
+        (6, "Posta Kodu"),
+        (7, "Adres"),
+    ]
+    # Messages of the parsing and of the writing speak the user's language.
+    reasons = {(p.line, p.column): p.reason for p in result.problems}
+    assert reasons[(3, "İl")].startswith("Gotham Türkiye'deki bir il değil")
+    assert reasons[(7, "Adres")].startswith("Bir adres en fazla")
+    assert positions == [(2, 7), (4, 7), (6, 7), (7, 7)]
+    with tenant_context(world_a.tenant):
+        owner_of = dict(Phone.objects.values_list("e164", "customer_id"))
+    phones = ["+90" + row.split(";")[1][1:] for row in rows]
+    assert result.customer_ids == [owner_of[phone] for phone in phones]
+    assert len(set(result.customer_ids)) == 7
