@@ -330,21 +330,22 @@ def customer_features(*, tenant: Tenant, as_of: datetime.date) -> CustomerFeatur
         ["customer_id", "branch_id", "touchpoint", "count"],
     )
     # First and last purchase instants per group, turned into local days once per
-    # group rather than once per line.
+    # group rather than once per line. The lines' own copies of their receipt's
+    # customer, time and return flag (customers 0009) spare a join with every purchase:
+    # 26 s → 16 s at 20.5M lines.
     categories = _fetch(
         f"""
-        SELECT q.customer_id, pr.category_id,
-               {local_day(local_seconds("MIN(q.purchased_at)", end))},
-               {local_day(local_seconds("MAX(q.purchased_at)", end))},
+        SELECT l.customer_id, pr.category_id,
+               {local_day(local_seconds("MIN(l.purchased_at)", end))},
+               {local_day(local_seconds("MAX(l.purchased_at)", end))},
                COUNT(*), {cents_sum("l.line_total")}
           FROM {line} l
-          JOIN {purchase} q ON q.id = l.purchase_id
           JOIN {product} pr ON pr.id = l.product_id
-         WHERE l.tenant_id = %s AND q.tenant_id = %s AND pr.tenant_id = %s
-           AND q.purchased_at < %s AND NOT q.is_return AND pr.category_id IS NOT NULL
+         WHERE l.tenant_id = %s AND pr.tenant_id = %s
+           AND l.purchased_at < %s AND NOT l.is_return AND pr.category_id IS NOT NULL
          GROUP BY 1, 2
         """,  # noqa: S608
-        [tenant.pk, tenant.pk, tenant.pk, end],
+        [tenant.pk, tenant.pk, end],
         ["customer_id", "category_id", "first_day", "last_day", "lines", "amount"],
     )
     _kurus(categories, "amount")
