@@ -153,35 +153,25 @@ def _names_starting_with(tenant: Tenant, words: list[str], limit: int) -> list[i
     """Ids (in name order, at most ``limit``) of customers whose name starts with the
     first typed word and has a word starting with each other typed word.
 
-    What people type first is usually the first name, so this is the common case, and
-    it walks the name index in order and stops at ``limit`` — at a million customers a
-    common first name matches tens of thousands. The pattern operators (``~>=~``,
-    ``~<~``, ``USING ~<~``) are leakproof and match the ``varchar_pattern_ops`` index
+    What people type first is usually the first name, so this is the common case. It
+    reads the first FIRST_WORD_SCAN names in name-index order — at a million customers
+    a common first name matches tens of thousands — and only then probes them for the
+    other words: probed before the limit, a rare second word ("fatm to") had every one
+    of 46,000 "fatm…" names probed (80 ms). The pattern operators (``~>=~``, ``~<~``,
+    ``USING ~<~``) are leakproof and match the ``varchar_pattern_ops`` index
     (migration 0005), so row-level security does not force a scan.
     """
     first, others = words[0], words[1:]
-    # left(word) = typed, not starts_with: the probe must go by the customer's own
-    # few words (customer_id index). With an indexable prefix the planner, trusting a
-    # low estimate for a short prefix, read every word starting with it per candidate
-    # ("bulu ek" at 1M customers: 5,000 words × 619 candidates, 1.4 s).
-    exists = "".join(
-        " AND EXISTS (SELECT 1 FROM customers_customernameword w"
-        " WHERE w.tenant_id = %s AND w.customer_id = c.id AND left(w.word, %s) = %s)"
-        for _ in others
-    )
     params: list[Any] = [tenant.pk, *_prefix_range(first), FIRST_WORD_SCAN]
-    for word in others:
-        params += [tenant.pk, len(word), word]
-    # The scan is limited before the other words are probed: limited after, a rare
-    # second word ("fatm to") had every one of 46,000 "fatm…" names probed (80 ms).
-    # Only placeholders are spliced in; the words are parameters.
+    params += _probe_params(tenant, others)
+    # The scanned names are aliased as name words (w.customer_id) so that the probe
+    # for the other words is the one _customers_with_word_prefixes uses.
     sql = (
-        "SELECT c.id FROM (SELECT id, name_key FROM customers_customer"  # noqa: S608
-        " WHERE tenant_id = %s AND merged_into_id IS NULL"
+        "SELECT w.customer_id FROM (SELECT id AS customer_id, name_key"  # noqa: S608
+        " FROM customers_customer WHERE tenant_id = %s AND merged_into_id IS NULL"
         " AND name_key ~>=~ %s AND name_key ~<~ %s"
-        " ORDER BY name_key USING ~<~ LIMIT %s) c"
-        f" WHERE true{exists}"
-        " ORDER BY c.name_key USING ~<~ LIMIT %s"
+        " ORDER BY name_key USING ~<~ LIMIT %s) w"
+        " WHERE true" + _PROBE_OTHER_WORD * len(others) + " ORDER BY w.name_key USING ~<~ LIMIT %s"
     )
     params.append(limit)
     with connection.cursor() as cursor:
@@ -212,12 +202,20 @@ _COUNT_IN_RANGE = (
     "(SELECT count(*) FROM (SELECT 1 FROM customers_customernameword w"
     " WHERE w.tenant_id = %s AND w.word ~>=~ %s AND w.word ~<~ %s LIMIT %s) counted)"
 )
-# left(word) = typed: the probe goes by the candidate's own few words (the customer_id
-# index), never by a prefix range the planner might read per candidate.
+# left(word) = typed, not a prefix range: the probe must go by the candidate's own few
+# words (customer_id index). With an indexable prefix the planner, trusting a low
+# estimate for a short prefix, read every word starting with it per candidate ("bulu
+# ek" at 1M customers: 5,000 words × 619 candidates, 1.4 s).
 _PROBE_OTHER_WORD = (
     " AND EXISTS (SELECT 1 FROM customers_customernameword o"
     " WHERE o.tenant_id = %s AND o.customer_id = w.customer_id AND left(o.word, %s) = %s)"
 )
+
+
+def _probe_params(tenant: Tenant, words: list[str]) -> list[Any]:
+    """The parameters of one _PROBE_OTHER_WORD per word."""
+    return [value for word in words for value in (tenant.pk, len(word), word)]
+
 
 _IN_OTHER_WORD = (
     " AND w.customer_id IN (SELECT o.customer_id FROM customers_customernameword o"
@@ -246,9 +244,7 @@ def _customers_with_word_prefixes(tenant: Tenant, words: list[str]) -> list[int]
     if counts[rarest] < PROBE_DRIVER_LIMIT:
         others = [word for i, word in enumerate(typed) if i != rarest]
         sql = _WORDS_IN_RANGE + _PROBE_OTHER_WORD * len(others)
-        params = [tenant.pk, *_prefix_range(typed[rarest])]
-        for word in others:
-            params += [tenant.pk, len(word), word]
+        params = [tenant.pk, *_prefix_range(typed[rarest]), *_probe_params(tenant, others)]
     else:
         # Every word common: the customers of each longer word are hashed, and the
         # shortest word's (likely the most common) stream past them until the cap is
