@@ -8,7 +8,7 @@ product. The index of segmentation 0005 on ``product_id`` covering ``purchase_id
 existed only for that join and goes.
 
 The copies are filled from the receipts in one UPDATE … FROM (PostgreSQL) or one
-correlated UPDATE (SQLite). On a tenant of the reference size (20.5M lines) the
+correlated row-value UPDATE (SQLite). On a tenant of the reference size (20.5M lines) the
 UPDATE rewrites every line: run it in a quiet hour, and VACUUM the table afterwards.
 """
 
@@ -35,9 +35,9 @@ FILL_POSTGRESQL = [
 ]
 FILL_SQLITE = """
 UPDATE customers_purchaseline
-   SET customer_id = (SELECT customer_id FROM customers_purchase p WHERE p.id = purchase_id),
-       purchased_at = (SELECT purchased_at FROM customers_purchase p WHERE p.id = purchase_id),
-       is_return = (SELECT is_return FROM customers_purchase p WHERE p.id = purchase_id)
+   SET (customer_id, purchased_at, is_return) = (
+       SELECT customer_id, purchased_at, is_return FROM customers_purchase p
+        WHERE p.id = purchase_id)
 """
 
 
