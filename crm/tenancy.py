@@ -249,12 +249,26 @@ class TenantScopedManager(models.Manager[Any]):
         return queryset
 
 
+def tenant_key(*, db_index: bool = True, db_constraint: bool = True) -> Any:
+    """The ``tenant`` foreign key of a tenant-owned table.
+
+    ``db_index=False`` for a table whose own indexes all begin with ``tenant_id``
+    (a second index on it alone costs every insert and serves nothing);
+    ``db_constraint=False`` only for rows the database derives from a checked row."""
+    return models.ForeignKey(
+        "crm.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        editable=False,
+        db_index=db_index,
+        db_constraint=db_constraint,
+    )
+
+
 class TenantOwnedModel(models.Model):
     """Base for every table that belongs to one tenant (RLS is added in its migration)."""
 
-    tenant = models.ForeignKey(
-        "crm.Tenant", on_delete=models.CASCADE, related_name="+", editable=False
-    )
+    tenant = tenant_key()
 
     objects = TenantScopedManager()
 
