@@ -18,14 +18,19 @@ rows created later through the ORM.
 from __future__ import annotations
 
 import contextlib
+import csv
 import gc
 import io
-from collections.abc import Iterator
+import json
+import select
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 COPY_CHUNK_ROWS = 200_000
 # The insert is split so that the deferred foreign-key checks queued by one statement
@@ -168,6 +173,66 @@ def load_frame(
     return len(frame)
 
 
+def _insert_fields(model: type[models.Model], with_ids: bool) -> list[Any]:
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if (with_ids or not f.primary_key) and not f.generated
+    ]
+
+
+def _row_values(
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    tenant_id: int,
+    now: Any,
+    with_ids: bool,
+    adapt_json: bool = True,
+) -> tuple[str, str, list[list[Any]]]:
+    """The quoted table, its quoted column list and each row's values in that order:
+    columns a row leaves out get the model default; ``tenant_id``, ``created_at`` and
+    ``updated_at`` are set here; the id is the database's unless ``with_ids``.
+    ``adapt_json``: JSON values as Django passes them to the driver."""
+    fields = _insert_fields(model, with_ids)
+    fixed = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
+    defaults = {f.attname: f.get_default() for f in fields if f.attname not in fixed}
+    names = [f.attname for f in fields]
+    values = [
+        [fixed[name] if name in fixed else row.get(name, defaults[name]) for name in names]
+        for row in rows
+    ]
+    if adapt_json:
+        values = _adapted_json(model, with_ids, values)
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
+    return table, columns, values
+
+
+def _adapted_json(
+    model: type[models.Model], with_ids: bool, values: list[list[Any]]
+) -> list[list[Any]]:
+    # Values Django would adapt itself (JSON) go through the field; the rest as they are.
+    for position, json_field in enumerate(_insert_fields(model, with_ids)):
+        if json_field.get_internal_type() != "JSONField":
+            continue
+        for row_values in values:
+            row_values[position] = json_field.get_db_prep_save(row_values[position], connection)
+    return values
+
+
+def _copy_to_temporary(
+    cursor: Any, temporary: str, table: str, columns: str, values: list[list[Any]]
+) -> None:
+    """A temporary table with ``table``'s columns, holding ``values`` (PostgreSQL)."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {temporary} AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608
+    )
+    with cursor.cursor.copy(f"COPY {temporary} ({columns}) FROM STDIN") as copy:
+        for row_values in values:
+            copy.write_row(row_values)
+
+
 def load_rows(
     model: type[models.Model],
     rows: list[dict[str, Any]],
@@ -186,44 +251,271 @@ def load_rows(
     transaction."""
     if not rows:
         return 0
-    fields = [
-        f
-        for f in model._meta.concrete_fields
-        if (with_ids or not f.primary_key) and not f.generated
-    ]
-    fixed = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
-    defaults = {f.attname: f.get_default() for f in fields if f.attname not in fixed}
-    # Values Django would adapt itself (JSON) go through the field; the rest as they are.
-    prepared = [f.attname for f in fields if f.get_internal_type() == "JSONField"]
-    names = [f.attname for f in fields]
-    values = [
-        [fixed[name] if name in fixed else row.get(name, defaults[name]) for name in names]
-        for row in rows
-    ]
-    for name in prepared:
-        position = names.index(name)
-        field = fields[position]
-        for row_values in values:
-            row_values[position] = field.get_db_prep_save(row_values[position], connection)
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
+    table, columns, values = _row_values(
+        model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids
+    )
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            placeholders = ", ".join(["%s"] * len(fields))
+            placeholders = ", ".join(["%s"] * len(values[0]))
             cursor.executemany(
                 f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
                 [tuple(v) for v in values],
             )
             return len(rows)
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE _tekil_rows AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608
-        )
-        with cursor.cursor.copy(f"COPY _tekil_rows ({columns}) FROM STDIN") as copy:
-            for row_values in values:
-                copy.write_row(row_values)
+        _copy_to_temporary(cursor, "_tekil_rows", table, columns, values)
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tekil_rows")  # noqa: S608
         cursor.execute("DROP TABLE _tekil_rows")
     return len(rows)
+
+
+@dataclass
+class RowsPayload:
+    """A table's rows made ready for :meth:`WriteBehind.add` ahead of time, while the
+    connection is busy: on PostgreSQL as the text of a CSV ``COPY``."""
+
+    model: type[models.Model]
+    table: str  # quoted
+    columns: str  # quoted, comma-separated
+    count: int
+    csv: str = ""  # PostgreSQL
+    copy_options: str = ""
+    values: list[list[Any]] = field(default_factory=list)  # SQLite
+
+
+def rows_payload(
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    tenant_id: int,
+    now: Any,
+    with_ids: bool = False,
+) -> RowsPayload:
+    """``rows`` as :func:`load_rows` takes them, formatted for :meth:`WriteBehind.add`
+    (Python only: no query)."""
+    table, columns, values = _row_values(
+        model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids, adapt_json=False
+    )
+    if connection.vendor != "postgresql":
+        return RowsPayload(
+            model, table, columns, len(rows), values=_adapted_json(model, with_ids, values)
+        )
+    json_positions = [
+        (position, f)
+        for position, f in enumerate(_insert_fields(model, with_ids))
+        if f.get_internal_type() == "JSONField"
+    ]
+    for position, json_field in json_positions:
+        for row_values in values:
+            value = row_values[position]
+            row_values[position] = (
+                None if value is None else json.dumps(value, cls=json_field.encoder)
+            )
+    out = io.StringIO()
+    # Everything but numbers and booleans (True/False, which PostgreSQL reads) is
+    # quoted, None as "": COPY … (FORCE_NULL …) reads that as NULL in the nullable
+    # columns. (A nullable text column would read "" as NULL too; Django's text
+    # columns are not nullable.)
+    csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(values)
+    nullable = ", ".join(
+        connection.ops.quote_name(f.column) for f in _insert_fields(model, with_ids) if f.null
+    )
+    return RowsPayload(
+        model,
+        table,
+        columns,
+        len(rows),
+        csv=out.getvalue(),
+        copy_options=f"FORMAT csv, FORCE_NULL ({nullable})" if nullable else "FORMAT csv",
+    )
+
+
+class WriteBehind:
+    """Writes a long load chunk by chunk, the database inserting one chunk while the
+    caller prepares the next.
+
+    An import spends about as long in Python (parsing, normalising, matching) as the
+    database spends inserting (indexes, foreign keys, triggers), one after the other
+    on a connection that waits for each statement. Here the inserts of a chunk run
+    while Python goes on: :meth:`open` starts the chunk's transaction (a savepoint
+    inside the caller's), :meth:`add` copies a table's rows into a temporary table
+    at once, :meth:`send` sends the ``INSERT … SELECT`` statements in one message
+    without waiting, and :meth:`wait` waits for them and commits the chunk. ``send``
+    can first run queries whose rows :meth:`read` returns before the inserts start.
+    Until ``wait`` the connection must not be used otherwise: libpq refuses a second
+    command ("another command is already in progress") rather than mixing them.
+
+    On SQLite (the embedded default) ``add`` inserts at once and nothing is left to
+    wait for. Use as a context manager: leaving it waits for the last chunk, and on
+    an error rolls the open chunk back.
+    """
+
+    def __init__(self, *, tenant_id: int) -> None:
+        self.tenant_id = tenant_id
+        self._atomic: Any = None
+        self._inserts: list[str] = []  # of the open chunk, not sent yet
+        self._sent = False  # send() was called for the open chunk
+        self._in_flight = False  # a message was sent and its results are not all read
+        self._reads = 0  # statements of the message in flight whose rows read() returns
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is None:
+            self.wait()
+        elif self._atomic is not None:
+            atomic, self._atomic = self._atomic, None
+            with contextlib.suppress(Exception):
+                self._drain()  # the connection is free again before the rollback
+            self._reset()
+            atomic.__exit__(exc_type, exc, tb)
+
+    def open(self) -> None:
+        """Start a chunk: the caller's reads and writes until :meth:`send` are in its
+        transaction too (a customer-number counter, say)."""
+        self.wait()
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        self._atomic = atomic
+
+    def add(self, payload: RowsPayload) -> None:
+        """Queue the rows of ``payload`` (:func:`rows_payload`, with this writer's
+        tenant): copied into a temporary table now, inserted by :meth:`send`."""
+        if self._atomic is None or self._sent:
+            raise RuntimeError("WriteBehind.add outside an open chunk")
+        if not payload.count:
+            return
+        table, columns = payload.table, payload.columns
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                placeholders = ", ".join(["%s"] * len(payload.values[0]))
+                cursor.executemany(
+                    f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+                    [tuple(v) for v in payload.values],
+                )
+                return
+            temporary = f"_tekil_behind_{len(self._inserts)}"
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {temporary} AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608
+            )
+            with cursor.cursor.copy(
+                f"COPY {temporary} ({columns}) FROM STDIN ({payload.copy_options})"
+            ) as copy:
+                copy.write(payload.csv)
+        self._inserts.append(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temporary};"  # noqa: S608
+            f" DROP TABLE {temporary}"
+        )
+
+    def send(self, reads: Sequence[str] = ()) -> None:
+        """Send the chunk's inserts; the caller goes on while the database works.
+
+        ``reads``: statements (one each, no parameters) to run first, in the chunk's
+        transaction; :meth:`read` returns their rows and then sends the inserts
+        (PostgreSQL only). They go in a message of their own: the server sends a
+        message's last results only when all of it has run."""
+        if self._atomic is None or self._sent:
+            raise RuntimeError("WriteBehind.send outside an open chunk")
+        if reads and connection.vendor != "postgresql":
+            raise RuntimeError("WriteBehind reads need PostgreSQL")
+        self._sent = True
+        if reads:
+            self._send(list(reads))
+            self._reads = len(reads)
+        elif self._inserts:
+            self._send_inserts()
+
+    def read(self) -> list[list[tuple[Any, ...]]]:
+        """The rows of each of :meth:`send`'s ``reads`` (none for a command); then
+        the inserts are sent."""
+        from psycopg import pq
+        from psycopg.adapt import Transformer
+
+        if not self._reads:
+            return []
+        self._reads = 0
+        pgconn = connection.connection.pgconn
+        transformer = Transformer(connection.connection)
+        found: list[list[tuple[Any, ...]]] = []
+        with connection.wrap_database_errors:
+            while (result := pgconn.get_result()) is not None:
+                _raise_for(result)
+                if result.status == pq.ExecStatus.TUPLES_OK:
+                    transformer.set_pgresult(result)
+                    found.append(transformer.load_rows(0, result.ntuples, tuple))
+                else:
+                    found.append([])
+        self._in_flight = False
+        if self._inserts:
+            self._send_inserts()
+        return found
+
+    def wait(self) -> None:
+        """Wait for the chunk's inserts and commit it; an insert's error is raised
+        here (as Django's database error) and the chunk rolled back."""
+        if self._atomic is None:
+            return
+        try:
+            if self._reads:
+                self.read()
+            if self._sent and self._inserts:  # nothing was read: never sent
+                self._send_inserts()
+            with connection.wrap_database_errors:
+                self._drain()
+        except BaseException:
+            atomic, self._atomic = self._atomic, None
+            with contextlib.suppress(Exception):
+                self._drain()
+            self._reset()
+            if not atomic.__exit__(*sys.exc_info()):
+                raise
+        else:
+            atomic, self._atomic = self._atomic, None
+            self._reset()
+            atomic.__exit__(None, None, None)
+
+    def _send_inserts(self) -> None:
+        # Foreign keys are checked as each insert ends, in this message, rather than
+        # at the chunk's commit, which waits.
+        self._send(
+            ["SET CONSTRAINTS ALL IMMEDIATE", *self._inserts, "SET CONSTRAINTS ALL DEFERRED"]
+        )
+        self._inserts = []
+
+    def _send(self, statements: list[str]) -> None:
+        pgconn = connection.connection.pgconn
+        # The simple-query protocol runs several statements from one message, in the
+        # open transaction, and answers with one result each, in order.
+        pgconn.send_query("; ".join(statements).encode())
+        while pgconn.flush():  # non-blocking connection: the rest of the message
+            select.select([], [pgconn.socket], [])
+        self._in_flight = True
+
+    def _drain(self) -> None:
+        """Read every result of the message in flight, then raise its first error."""
+        if not self._in_flight:
+            return
+        pgconn = connection.connection.pgconn
+        error: Exception | None = None
+        # Every result is read, even after an error, so that the connection is free.
+        while (result := pgconn.get_result()) is not None:
+            try:
+                _raise_for(result)
+            except Exception as failure:
+                error = error or failure
+        self._in_flight = False
+        if error is not None:
+            raise error
+
+    def _reset(self) -> None:
+        self._inserts, self._sent, self._in_flight, self._reads = [], False, False, 0
+
+
+def _raise_for(result: Any) -> None:
+    from psycopg import errors, pq
+
+    if result.status == pq.ExecStatus.FATAL_ERROR:
+        raise errors.error_from_result(result, encoding=connection.connection.info.encoding)
 
 
 def _sqlite_value(value: Any) -> Any:

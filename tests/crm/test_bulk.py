@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm import bulk
 from crm.tenancy import tenant_context
-from customers.models import Customer, DuplicatePair, Phone
-from tests.conftest import TenantWorld
+from customers.models import Customer, DuplicatePair, Email, Phone
+from tests.conftest import TenantWorld, is_postgres
 from tests.factories import CustomerFactory
 
 
@@ -84,3 +84,130 @@ def test_load_rows_fills_defaults_json_and_the_tenant(world_a: TenantWorld) -> N
         assert pair.evidence == [{"field": "phone", "says": 'same; "quoted"\ttab'}]
         assert pair.status == DuplicatePair.Status.PENDING
         assert abs(pair.found_at - timezone.now()) < datetime.timedelta(minutes=1)
+
+
+def _written(tenant_id: int, model: type, rows: list[dict]) -> bulk.RowsPayload:
+    return bulk.rows_payload(model, rows, tenant_id=tenant_id, now=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_behind_stores_every_kind_of_value_and_commits_each_chunk(
+    world_a: TenantWorld,
+) -> None:
+    # transaction=True: each chunk commits on its own, as in a background import.
+    awkward = ['"quoted", with; separators', "line\nbreak\ttab", "back\\slash", "\\N", "İĞÜŞÖÇ"]
+    with tenant_context(world_a.tenant):
+        customer = CustomerFactory.create(tenant=world_a.tenant)
+        right = CustomerFactory.create(tenant=world_a.tenant)
+        tenant_id = world_a.tenant.pk
+        with bulk.WriteBehind(tenant_id=tenant_id) as writer:
+            writer.open()
+            writer.add(
+                _written(
+                    tenant_id,
+                    Phone,
+                    [
+                        {"customer_id": customer.pk, "e164": "+905321112233", "is_primary": True},
+                        # An empty text is stored as one, not as NULL.
+                        {"customer_id": customer.pk, "e164": "+905321112234", "source": ""},
+                    ],
+                )
+            )
+            writer.add(
+                _written(
+                    tenant_id,
+                    DuplicatePair,
+                    [
+                        {
+                            "left_id": customer.pk,
+                            "right_id": right.pk,
+                            "score": 12.5,
+                            "evidence": [{"says": text} for text in awkward],
+                            "decided_at": None,
+                        }
+                    ],
+                )
+            )
+            writer.send()
+            writer.open()  # waits for the first chunk and commits it
+            assert Phone.objects.filter(customer=customer).count() == 2
+            names = [
+                {"customer_id": customer.pk, "address": f"a{n}@example.com", "match_key": text}
+                for n, text in enumerate(awkward)
+            ]
+            writer.add(_written(tenant_id, Email, names))
+            writer.send()
+        assert sorted(Email.objects.values_list("match_key", flat=True)) == sorted(awkward)
+        pair = DuplicatePair.objects.get()
+        assert pair.evidence == [{"says": text} for text in awkward]
+        assert pair.decided_at is None and pair.found_by_id is None
+        first, second = Phone.objects.order_by("e164")
+        assert (first.is_primary, first.is_mobile, first.contact_person_id) == (True, False, None)
+        assert second.source == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_behind_reads_first_and_raises_an_insert_error_at_wait(
+    world_a: TenantWorld,
+) -> None:
+    if not is_postgres():
+        pytest.skip("the reads travel in PostgreSQL's simple-query messages")
+    with tenant_context(world_a.tenant):
+        customer = CustomerFactory.create(tenant=world_a.tenant)
+        Phone.objects.create(tenant=world_a.tenant, customer=customer, e164="+905321112233")
+        tenant_id = world_a.tenant.pk
+        with bulk.WriteBehind(tenant_id=tenant_id) as writer:
+            writer.open()
+            writer.add(
+                _written(tenant_id, Phone, [{"customer_id": customer.pk, "e164": "+905329990000"}])
+            )
+            writer.send(reads=["SET LOCAL jit = off", "SELECT e164 FROM customers_phone"])
+            # The reads ran before the inserts: only the stored phone is seen.
+            assert writer.read() == [[], [("+905321112233",)]]
+            writer.open()
+            # The same phone twice for one customer breaks phone_once_per_owner; a
+            # customer that does not exist breaks the foreign key, checked before commit.
+            writer.add(
+                _written(
+                    tenant_id,
+                    Phone,
+                    [
+                        {"customer_id": customer.pk, "e164": "+905320000001"},
+                        {"customer_id": customer.pk, "e164": "+905320000001"},
+                    ],
+                )
+            )
+            writer.send()
+            with pytest.raises(IntegrityError):
+                writer.wait()
+            writer.open()
+            writer.add(
+                _written(tenant_id, Phone, [{"customer_id": 10**12, "e164": "+905320000002"}])
+            )
+            writer.send()
+            with pytest.raises(IntegrityError):
+                writer.wait()
+        # The failed chunks were rolled back, the first one kept, and the connection
+        # is free for the next query.
+        assert sorted(Phone.objects.values_list("e164", flat=True)) == [
+            "+905321112233",
+            "+905329990000",
+        ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_behind_rolls_back_the_open_chunk_when_the_caller_fails(
+    world_a: TenantWorld,
+) -> None:
+    with tenant_context(world_a.tenant):
+        customer = CustomerFactory.create(tenant=world_a.tenant)
+        tenant_id = world_a.tenant.pk
+        with pytest.raises(ZeroDivisionError), bulk.WriteBehind(tenant_id=tenant_id) as writer:
+            writer.open()
+            writer.add(
+                _written(tenant_id, Phone, [{"customer_id": customer.pk, "e164": "+905321112233"}])
+            )
+            writer.send()
+            1 / 0  # noqa: B018 (the caller's own error, while the inserts run)
+        assert not Phone.objects.exists()
+        assert Customer.objects.count() == 1
