@@ -188,37 +188,28 @@ def _row_values(
     tenant_id: int,
     now: Any,
     with_ids: bool,
-    adapt_json: bool = True,
 ) -> tuple[str, str, list[list[Any]]]:
     """The quoted table, its quoted column list and each row's values in that order:
     columns a row leaves out get the model default; ``tenant_id``, ``created_at`` and
-    ``updated_at`` are set here; the id is the database's unless ``with_ids``.
-    ``adapt_json``: JSON values as Django passes them to the driver."""
+    ``updated_at`` are set here; the id is the database's unless ``with_ids``."""
     fields = _insert_fields(model, with_ids)
     fixed = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
     defaults = {f.attname: f.get_default() for f in fields if f.attname not in fixed}
+    # Values Django would adapt itself (JSON) go through the field; the rest as they are.
+    prepared = [f.attname for f in fields if f.get_internal_type() == "JSONField"]
     names = [f.attname for f in fields]
     values = [
         [fixed[name] if name in fixed else row.get(name, defaults[name]) for name in names]
         for row in rows
     ]
-    if adapt_json:
-        values = _adapted_json(model, with_ids, values)
+    for name in prepared:
+        position = names.index(name)
+        json_field = fields[position]
+        for row_values in values:
+            row_values[position] = json_field.get_db_prep_save(row_values[position], connection)
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column or f.attname) for f in fields)
     return table, columns, values
-
-
-def _adapted_json(
-    model: type[models.Model], with_ids: bool, values: list[list[Any]]
-) -> list[list[Any]]:
-    # Values Django would adapt itself (JSON) go through the field; the rest as they are.
-    for position, json_field in enumerate(_insert_fields(model, with_ids)):
-        if json_field.get_internal_type() != "JSONField":
-            continue
-        for row_values in values:
-            row_values[position] = json_field.get_db_prep_save(row_values[position], connection)
-    return values
 
 
 def _copy_to_temporary(
@@ -271,15 +262,18 @@ def load_rows(
 @dataclass
 class RowsPayload:
     """A table's rows made ready for :meth:`WriteBehind.add` ahead of time, while the
-    connection is busy: on PostgreSQL as the text of a CSV ``COPY``."""
+    connection is busy: on PostgreSQL the text of a CSV ``COPY`` of the columns the
+    rows set, and the value every row shares for each other column."""
 
     model: type[models.Model]
     table: str  # quoted
-    columns: str  # quoted, comma-separated
+    columns: str  # quoted, comma-separated: the columns of ``csv`` / ``values``
     count: int
     csv: str = ""  # PostgreSQL
     copy_options: str = ""
-    values: list[list[Any]] = field(default_factory=list)  # SQLite
+    shared_columns: str = ""  # quoted, comma-separated (PostgreSQL)
+    shared_values: str = ""  # SQL literals, in the same order (PostgreSQL)
+    values: list[list[Any]] = field(default_factory=list)  # SQLite: every column
 
 
 def rows_payload(
@@ -292,40 +286,57 @@ def rows_payload(
 ) -> RowsPayload:
     """``rows`` as :func:`load_rows` takes them, formatted for :meth:`WriteBehind.add`
     (Python only: no query)."""
-    table, columns, values = _row_values(
-        model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids, adapt_json=False
-    )
     if connection.vendor != "postgresql":
-        return RowsPayload(
-            model, table, columns, len(rows), values=_adapted_json(model, with_ids, values)
+        table, columns, values = _row_values(
+            model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids
         )
-    json_positions = [
-        (position, f)
-        for position, f in enumerate(_insert_fields(model, with_ids))
-        if f.get_internal_type() == "JSONField"
+        return RowsPayload(model, table, columns, len(rows), values=values)
+    from psycopg import sql
+
+    fields = _insert_fields(model, with_ids)
+    fixed = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
+    given = set().union(*rows) if rows else set()
+    # A column no row sets and whose default is a constant takes the same value in
+    # every row: it is written once in the INSERT, not thousands of times in the CSV.
+    varying = [
+        f for f in fields if f.attname not in fixed and (f.attname in given or callable(f.default))
     ]
-    for position, json_field in json_positions:
-        for row_values in values:
-            value = row_values[position]
-            row_values[position] = (
-                None if value is None else json.dumps(value, cls=json_field.encoder)
-            )
+    shared = [f for f in fields if f not in varying]
+    defaults = {f.attname: f.get_default() for f in varying}
+    names = [f.attname for f in varying]
+    values = [[row.get(name, defaults[name]) for name in names] for row in rows]
+    for position, varying_field in enumerate(varying):
+        if varying_field.get_internal_type() == "JSONField":
+            for row_values in values:
+                value = row_values[position]
+                row_values[position] = (
+                    None if value is None else json.dumps(value, cls=varying_field.encoder)
+                )
     out = io.StringIO()
     # Everything but numbers and booleans (True/False, which PostgreSQL reads) is
     # quoted, None as "": COPY … (FORCE_NULL …) reads that as NULL in the nullable
     # columns. (A nullable text column would read "" as NULL too; Django's text
     # columns are not nullable.)
     csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(values)
-    nullable = ", ".join(
-        connection.ops.quote_name(f.column) for f in _insert_fields(model, with_ids) if f.null
-    )
+    nullable = ", ".join(connection.ops.quote_name(f.column) for f in varying if f.null)
+
+    def literal(shared_field: Any) -> str:
+        value = (
+            fixed[shared_field.attname]
+            if shared_field.attname in fixed
+            else shared_field.get_db_prep_save(shared_field.get_default(), connection)
+        )
+        return sql.Literal(value).as_string(connection.connection)
+
     return RowsPayload(
         model,
-        table,
-        columns,
+        connection.ops.quote_name(model._meta.db_table),
+        ", ".join(connection.ops.quote_name(f.column) for f in varying),
         len(rows),
         csv=out.getvalue(),
         copy_options=f"FORMAT csv, FORCE_NULL ({nullable})" if nullable else "FORMAT csv",
+        shared_columns=", ".join(connection.ops.quote_name(f.column) for f in shared),
+        shared_values=", ".join(literal(f) for f in shared),
     )
 
 
@@ -402,8 +413,12 @@ class WriteBehind:
                 f"COPY {temporary} ({columns}) FROM STDIN ({payload.copy_options})"
             ) as copy:
                 copy.write(payload.csv)
+        into, values = columns, columns
+        if payload.shared_columns:
+            into = f"{columns}, {payload.shared_columns}"
+            values = f"{columns}, {payload.shared_values}"
         self._inserts.append(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temporary};"  # noqa: S608
+            f"INSERT INTO {table} ({into}) SELECT {values} FROM {temporary};"  # noqa: S608
             f" DROP TABLE {temporary}"
         )
 

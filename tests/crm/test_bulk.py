@@ -141,6 +141,8 @@ def test_write_behind_stores_every_kind_of_value_and_commits_each_chunk(
         pair = DuplicatePair.objects.get()
         assert pair.evidence == [{"says": text} for text in awkward]
         assert pair.decided_at is None and pair.found_by_id is None
+        # Columns no row sets take their default, written once in the INSERT.
+        assert pair.status == DuplicatePair.Status.PENDING and pair.found_at is not None
         first, second = Phone.objects.order_by("e164")
         assert (first.is_primary, first.is_mobile, first.contact_person_id) == (True, False, None)
         assert second.source == ""
