@@ -181,7 +181,14 @@ def customers_import(
         chunk.new_ids = iter(bulk.reserve_ids(Customer, len(chunk.parsed)).tolist())
 
     pipelined = resolve_identity and connection.vendor == "postgresql"
-    chunks = parsed_chunks()
+
+    def parsed_chunks_with_lookups() -> Iterator[_Chunk]:
+        for chunk in parsed_chunks():
+            if pipelined:  # written out while parsing, not while the database waits
+                chunk.lookup = _known_rows_sql(tenant, chunk.parsed)
+            yield chunk
+
+    chunks = parsed_chunks_with_lookups()
     written = 0  # rows up to this position are committed
     problems_collected = 0
     with bulk.collector_paused(), bulk.WriteBehind(tenant_id=tenant.pk) as writer:
@@ -202,7 +209,7 @@ def customers_import(
             if upcoming is not None:
                 reserve_ids(upcoming)
                 if pipelined:
-                    lookups = [_NO_JIT, _known_rows_sql(tenant, upcoming.parsed)]
+                    lookups = [_NO_JIT, upcoming.lookup]
             writer.send(reads=lookups)
             written = current.position
             following = next(chunks, None)  # parsed while the database works
@@ -229,6 +236,7 @@ class _Chunk:
     parsed: list[_ParsedRow | None]
     position: int  # of the chunk's last line in the table
     new_ids: Iterator[int] = field(default_factory=lambda: iter(()))
+    lookup: str = ""  # the query for its candidates (PostgreSQL)
 
 
 @dataclass
