@@ -961,3 +961,34 @@ def test_the_province_is_read_from_the_end_of_an_address_line(
 def test_reading_a_province_from_any_line_never_fails(line: str) -> None:
     found = province_from_address_line(line)
     assert found.province == "" or normalize_province(found.province) == found.province
+
+
+_EMAIL_CHARS = "abcz09._+-@!#%'"
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=_EMAIL_CHARS, min_size=3, max_size=40))
+@example("ayse.yilmaz+kampanya@ornek.com.tr")
+@example("a..b@ornek.com")
+@example(".a@ornek.com")
+@example("a@-ornek.com")
+@example("a@ornek.c0m")
+def test_plain_email_fast_path_accepts_only_what_the_validator_accepts(address: str) -> None:
+    from customers import normalize
+
+    if not normalize._PLAIN_EMAIL.fullmatch(address):
+        return  # the validator decides, as before
+    normalize._email_validator(address)  # raises if the fast path let a bad one through
+
+
+@given(
+    local=st.from_regex(r"[a-z0-9_+-]{1,12}(\.[a-z0-9_+-]{1,8}){0,2}", fullmatch=True),
+    host=st.from_regex(r"([a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?\.){1,3}[a-z]{2,6}", fullmatch=True),
+)
+def test_plain_emails_take_the_fast_path_and_stay_valid(local: str, host: str) -> None:
+    from customers import normalize
+
+    address = f"{local}@{host}"
+    assert normalize._PLAIN_EMAIL.fullmatch(address)
+    normalize._email_validator(address)
+    assert normalize.normalize_email(address.upper()) == address
