@@ -355,6 +355,9 @@ class WriteBehind:
     Until ``wait`` the connection must not be used otherwise: libpq refuses a second
     command ("another command is already in progress") rather than mixing them.
 
+    Foreign keys are checked as each insert ends; afterwards the transaction's
+    constraints are DEFERRED again (Django's default), whatever the caller had set.
+
     On SQLite (the embedded default) ``add`` inserts at once and nothing is left to
     wait for. Use as a context manager: leaving it waits for the last chunk, and on
     an error rolls the open chunk back.
