@@ -212,60 +212,12 @@ def _row_values(
     return table, columns, values
 
 
-def _copy_to_temporary(
-    cursor: Any, temporary: str, table: str, columns: str, values: list[list[Any]]
-) -> None:
-    """A temporary table with ``table``'s columns, holding ``values`` (PostgreSQL)."""
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {temporary} AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608
-    )
-    with cursor.cursor.copy(f"COPY {temporary} ({columns}) FROM STDIN") as copy:
-        for row_values in values:
-            copy.write_row(row_values)
-
-
-def load_rows(
-    model: type[models.Model],
-    rows: list[dict[str, Any]],
-    *,
-    tenant_id: int,
-    now: Any,
-    with_ids: bool = False,
-) -> int:
-    """Insert ``rows`` (dicts keyed by column name, ``attname``) into ``model``'s table:
-    the few thousand rows an import chunk writes, where building a pandas frame and
-    its CSV cost more than the insert. Columns a row leaves out get the model
-    default; ``tenant_id``, ``created_at`` and ``updated_at`` are set here; the id is
-    the database's unless ``with_ids``. PostgreSQL: ``COPY`` of the values (psycopg
-    adapts them) into a temporary table, then one ``INSERT … SELECT`` that passes the
-    tenant policy, as :func:`load_frame`. Call inside the tenant scope and a
-    transaction."""
-    if not rows:
-        return 0
-    table, columns, values = _row_values(
-        model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            placeholders = ", ".join(["%s"] * len(values[0]))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-                [tuple(v) for v in values],
-            )
-            return len(rows)
-        _copy_to_temporary(cursor, "_tekil_rows", table, columns, values)
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _tekil_rows")  # noqa: S608
-        cursor.execute("DROP TABLE _tekil_rows")
-    return len(rows)
-
-
 @dataclass
 class RowsPayload:
     """A table's rows made ready for :meth:`WriteBehind.add` ahead of time, while the
     connection is busy: on PostgreSQL the text of a CSV ``COPY`` of the columns the
     rows set, and the value every row shares for each other column."""
 
-    model: type[models.Model]
     table: str  # quoted
     columns: str  # quoted, comma-separated: the columns of ``csv`` / ``values``
     count: int
@@ -284,13 +236,15 @@ def rows_payload(
     now: Any,
     with_ids: bool = False,
 ) -> RowsPayload:
-    """``rows`` as :func:`load_rows` takes them, formatted for :meth:`WriteBehind.add`
-    (Python only: no query)."""
+    """``rows`` (dicts keyed by column name, ``attname``) formatted for
+    :meth:`WriteBehind.add` (Python only: no query). Columns a row leaves out get the
+    model default; ``tenant_id``, ``created_at`` and ``updated_at`` are set here; the
+    id is the database's unless ``with_ids``."""
     if connection.vendor != "postgresql":
         table, columns, values = _row_values(
             model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids
         )
-        return RowsPayload(model, table, columns, len(rows), values=values)
+        return RowsPayload(table, columns, len(rows), values=values)
     from psycopg import sql
 
     fields = _insert_fields(model, with_ids)
@@ -329,7 +283,6 @@ def rows_payload(
         return sql.Literal(value).as_string(connection.connection)
 
     return RowsPayload(
-        model,
         connection.ops.quote_name(model._meta.db_table),
         ", ".join(connection.ops.quote_name(f.column) for f in varying),
         len(rows),
@@ -378,11 +331,7 @@ class WriteBehind:
         if exc is None:
             self.wait()
         elif self._atomic is not None:
-            atomic, self._atomic = self._atomic, None
-            with contextlib.suppress(Exception):
-                self._drain()  # the connection is free again before the rollback
-            self._reset()
-            atomic.__exit__(exc_type, exc, tb)
+            self._roll_back(exc_type, exc, tb)
 
     def open(self) -> None:
         """Start a chunk: the caller's reads and writes until :meth:`send` are in its
@@ -481,16 +430,18 @@ class WriteBehind:
             with connection.wrap_database_errors:
                 self._drain()
         except BaseException:
-            atomic, self._atomic = self._atomic, None
-            with contextlib.suppress(Exception):
-                self._drain()
-            self._reset()
-            if not atomic.__exit__(*sys.exc_info()):
-                raise
-        else:
-            atomic, self._atomic = self._atomic, None
-            self._reset()
-            atomic.__exit__(None, None, None)
+            self._roll_back(*sys.exc_info())
+            raise
+        atomic, self._atomic = self._atomic, None
+        self._reset()
+        atomic.__exit__(None, None, None)
+
+    def _roll_back(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        atomic, self._atomic = self._atomic, None
+        with contextlib.suppress(Exception):
+            self._drain()  # the connection is free again before the rollback
+        self._reset()
+        atomic.__exit__(exc_type, exc, tb)
 
     def _send_inserts(self) -> None:
         # Foreign keys are checked as each insert ends, in this message, rather than

@@ -29,7 +29,7 @@ from crm import bulk
 from crm.models import Branch, Tenant, User
 from crm.tables import ImportFileError, Table, csv_safe_cell
 from crm.text import matching_key
-from customers import normalize, services
+from customers import normalize, selectors, services
 from customers.matching import Incoming, Match, score
 from customers.models import Address, Customer, Email, Phone, Touchpoint
 
@@ -197,7 +197,7 @@ def customers_import(
         if current is not None:
             reserve_ids(current)
             if resolve_identity:
-                known.remember(_known_rows(tenant, current.parsed))
+                known.remember(_known_rows(tenant, current))
         while current is not None:
             writes = _resolve(tenant.pk, current, known, source, result, resolve_identity)
             writer.wait()  # the previous chunk's inserts, run while this one resolved
@@ -214,9 +214,7 @@ def customers_import(
             written = current.position
             following = next(chunks, None)  # parsed while the database works
             if upcoming is not None and resolve_identity:
-                known.remember(
-                    writer.read()[-1] if pipelined else _known_rows(tenant, upcoming.parsed)
-                )
+                known.remember(writer.read()[-1] if pipelined else _known_rows(tenant, upcoming))
             if len(result.problems) > problems_collected:
                 # A ValidationError refers to itself: the chunk's problems left cycles.
                 problems_collected = len(result.problems)
@@ -321,16 +319,16 @@ def _parse_row(
             problem("home_branch", _("No branch with this code; left empty."))
     kind = Customer.Kind.COMPANY if is_company else Customer.Kind.PERSON
     # The values are normalised already: the matching view is built from them directly.
-    incoming = Incoming(
+    incoming = selectors.incoming_from_values(
         kind=kind,
-        first_key=matching_key(first),
-        last_key=matching_key(last),
-        company_key=matching_key(trade_name),
+        first_name=first,
+        last_name=last,
+        trade_name=trade_name,
         tckn=tckn,
         tax_id=tax_id,
         birth_date=birth_date,
-        phones=frozenset(p.e164 for p in phones),
-        email_keys=frozenset((normalize.email_key(email),)) if email else frozenset(),
+        phones=(p.e164 for p in phones),
+        email_keys=(normalize.email_key(email),) if email else (),
     )
     return _ParsedRow(
         line=line,
@@ -391,17 +389,16 @@ class _KnownCustomers:
         ) in rows:  # fmt: skip
             if customer_id in self.by_id:
                 continue
-            first_key = matching_key(first_name)
-            incoming = Incoming(
+            incoming = selectors.incoming_from_values(
                 kind=kind,
-                first_key=first_key,
-                last_key=matching_key(last_name),
-                company_key=matching_key(trade_name),
+                first_name=first_name,
+                last_name=last_name,
+                trade_name=trade_name,
                 tckn=tckn,
                 tax_id=tax_id,
                 birth_date=birth_date,
-                phones=frozenset(phones),
-                email_keys=frozenset(email_keys),
+                phones=phones,
+                email_keys=email_keys,
             )
             self.add(customer_id, _Known(incoming, set(phones), set(addresses)))
 
@@ -499,20 +496,21 @@ def _known_rows_sql(tenant: Tenant, rows: list[_ParsedRow | None]) -> str:
     return query.as_string(connection.connection)
 
 
-def _known_rows(tenant: Tenant, rows: list[_ParsedRow | None]) -> list[_KnownRow]:
-    """The _KnownRow of each active customer sharing a blocking key with ``rows``."""
-    if connection.vendor == "postgresql":
+def _known_rows(tenant: Tenant, chunk: _Chunk) -> list[_KnownRow]:
+    """The _KnownRow of each active customer sharing a blocking key with the chunk's
+    rows: through its ``lookup`` query when it has one (PostgreSQL), else the ORM."""
+    if chunk.lookup:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_NO_JIT)
-            cursor.execute(_known_rows_sql(tenant, rows))
+            cursor.execute(chunk.lookup)
             return cursor.fetchall()
-    keys = _lookup_keys(rows)
+    keys = _lookup_keys(chunk.parsed)
     active = Customer.objects.filter(tenant=tenant, merged_into__isnull=True).order_by()
     ids: set[int] = set()
-    for field_name, name in (("tckn", "tckn"), ("tax_id", "tax_id")):
+    for name in ("tckn", "tax_id"):
         if keys[name]:
             ids |= set(
-                active.filter(**{f"{field_name}__any_of": keys[name]}).values_list("pk", flat=True)
+                active.filter(**{f"{name}__any_of": keys[name]}).values_list("pk", flat=True)
             )
     for model, column, name in ((Phone, "e164", "phone"), (Email, "match_key", "email")):
         if keys[name]:
@@ -561,6 +559,7 @@ def _best_match(incoming: Incoming, known: _KnownCustomers) -> int | None:
 
 @dataclass
 class _ChunkWrites:
+    now: Any  # the chunk's created_at, one for all its rows
     customers: list[dict[str, Any]]  # their numbers are handed out in the chunk's transaction
     payloads: list[bulk.RowsPayload]  # phones and e-mails
     addresses: list[tuple[int, _ParsedRow]]  # made into rows once the stored ones are read
@@ -656,12 +655,12 @@ def _resolve(
         bulk.rows_payload(model, model_rows, tenant_id=tenant_id, now=now)
         for model, model_rows in ((Phone, phone_rows), (Email, email_rows))
     ]
-    return _ChunkWrites(new_customers, payloads, later_addresses)
+    return _ChunkWrites(now, new_customers, payloads, later_addresses)
 
 
 def _write(writer: bulk.WriteBehind, tenant: Tenant, writes: _ChunkWrites, source: str) -> None:
     """Queue the chunk's rows on ``writer`` (open, and the connection free)."""
-    now = timezone.now()
+    now = writes.now
     if writes.customers:
         numbers = services.customer_numbers_reserve(tenant=tenant, count=len(writes.customers))
         for fields, number in zip(writes.customers, numbers, strict=True):
@@ -741,7 +740,7 @@ _ADDRESS_LINE_MAX = Address._meta.get_field("line").max_length or 300
 def _address_rows(
     tenant: Tenant, addresses: list[tuple[int, _ParsedRow]], source: str
 ) -> list[dict[str, Any]]:
-    """The chunk's new addresses, as rows for bulk.load_rows.
+    """The chunk's new addresses, as rows for bulk.rows_payload.
 
     An address is kept when it has a line or a province: without a province column
     (or with one that is not a province, already reported) the province is read from

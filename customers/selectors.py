@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -267,17 +268,43 @@ class DuplicateCandidate:
 
 
 def incoming_from_customer(customer: Customer, phones: set[str], emails: set[str]) -> Incoming:
-    first_key = matching_key(customer.first_name)
-    return Incoming(
+    return incoming_from_values(
         kind=customer.kind,
-        first_key=first_key,
-        last_key=matching_key(customer.last_name),
-        company_key=matching_key(customer.trade_name),
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        trade_name=customer.trade_name,
         tckn=customer.tckn,
         tax_id=customer.tax_id,
         birth_date=customer.birth_date,
+        phones=phones,
+        email_keys=emails,
+    )
+
+
+def incoming_from_values(
+    *,
+    kind: str,
+    first_name: str,
+    last_name: str,
+    trade_name: str,
+    tckn: str,
+    tax_id: str,
+    birth_date: Any,
+    phones: Iterable[str],
+    email_keys: Iterable[str],
+) -> Incoming:
+    """The matching view of values already normalised (stored, or just cleaned):
+    names become their matching keys, the rest is taken as it is."""
+    return Incoming(
+        kind=kind,
+        first_key=matching_key(first_name),
+        last_key=matching_key(last_name),
+        company_key=matching_key(trade_name),
+        tckn=tckn,
+        tax_id=tax_id,
+        birth_date=birth_date,
         phones=frozenset(phones),
-        email_keys=frozenset(emails),
+        email_keys=frozenset(email_keys),
     )
 
 

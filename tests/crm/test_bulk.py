@@ -1,4 +1,4 @@
-"""crm.bulk.load_rows and the field__any_of lookup, on the suite's database."""
+"""crm.bulk's row writer and the field__any_of lookup, on the suite's database."""
 
 from __future__ import annotations
 
@@ -39,25 +39,24 @@ def test_any_of_finds_what_in_finds(world_a: TenantWorld, world_b: TenantWorld) 
 
 
 @pytest.mark.django_db
-def test_load_rows_fills_defaults_json_and_the_tenant(world_a: TenantWorld) -> None:
+def test_written_rows_get_defaults_json_and_the_tenant(world_a: TenantWorld) -> None:
     now = timezone.now()
+    tenant_id = world_a.tenant.pk
     with tenant_context(world_a.tenant), transaction.atomic():
         left, right = sorted(
             CustomerFactory.create_batch(2, tenant=world_a.tenant), key=lambda c: c.pk
         )
-        assert (
-            bulk.load_rows(
-                Phone,
-                [
-                    {"customer_id": left.pk, "e164": "+905321112233", "is_primary": True},
-                    {"customer_id": right.pk, "e164": "+902161112233", "source": "import"},
-                ],
-                tenant_id=world_a.tenant.pk,
-                now=now,
-            )
-            == 2
+        phones = bulk.rows_payload(
+            Phone,
+            [
+                {"customer_id": left.pk, "e164": "+905321112233", "is_primary": True},
+                {"customer_id": right.pk, "e164": "+902161112233", "source": "import"},
+            ],
+            tenant_id=tenant_id,
+            now=now,
         )
-        bulk.load_rows(
+        assert phones.count == 2
+        pairs = bulk.rows_payload(
             DuplicatePair,
             [
                 {
@@ -67,10 +66,16 @@ def test_load_rows_fills_defaults_json_and_the_tenant(world_a: TenantWorld) -> N
                     "evidence": [{"field": "phone", "says": 'same; "quoted"\ttab'}],
                 }
             ],
-            tenant_id=world_a.tenant.pk,
+            tenant_id=tenant_id,
             now=now,
         )
-        assert bulk.load_rows(Phone, [], tenant_id=world_a.tenant.pk, now=now) == 0
+        nothing = bulk.rows_payload(Phone, [], tenant_id=tenant_id, now=now)
+        assert nothing.count == 0
+        with bulk.WriteBehind(tenant_id=tenant_id) as writer:
+            writer.open()
+            for payload in (phones, pairs, nothing):
+                writer.add(payload)
+            writer.send()
         first = Phone.objects.get(e164="+905321112233")
         assert (first.customer, first.is_primary, first.is_verified, first.source) == (
             left,
