@@ -18,7 +18,6 @@ rows created later through the ORM.
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
 import io
 import json
@@ -47,8 +46,12 @@ def collector_paused() -> Iterator[None]:
     An import keeps tens of thousands of small objects alive (the rows it has seen,
     the identity index) and allocates many more; the collector, triggered every 700
     allocations, walked them again and again and took a third of an import's time.
-    Collecting the young generations once per chunk still frees the cycles a chunk
-    leaves (a ValidationError's traceback) without walking what survives."""
+    Collecting the youngest generation once per chunk still frees the cycles a chunk
+    leaves (a ValidationError's traceback) without walking what survives.
+
+    Leave the block only once the step's own objects are gone (run the step in a
+    function of its own): the first collection after it walks whatever the step
+    still holds."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -59,7 +62,12 @@ def collector_paused() -> Iterator[None]:
 
 
 def collect_young() -> None:
-    gc.collect(1)
+    # Generation 0 only: what survives goes to generation 1, not to the oldest one.
+    # Ten collections of generation 1 (the previous way) made the collector's next
+    # run, once enabled again, a full collection of the whole process (0.1 s after
+    # every import of 20,000 rows); the survivors of generation 1 are walked once, by
+    # the collector's next ordinary run.
+    gc.collect(0)
 
 
 def reserve_ids(model: type[models.Model], count: int) -> np.ndarray:
@@ -215,16 +223,13 @@ def _row_values(
 @dataclass
 class RowsPayload:
     """A table's rows made ready for :meth:`WriteBehind.add` ahead of time, while the
-    connection is busy: on PostgreSQL the text of a CSV ``COPY`` of the columns the
-    rows set, and the value every row shares for each other column."""
+    connection is busy: on PostgreSQL the whole ``INSERT`` statement, its rows inline
+    as one typed array per column; on SQLite each row's values."""
 
     table: str  # quoted
-    columns: str  # quoted, comma-separated: the columns of ``csv`` / ``values``
+    columns: str  # quoted, comma-separated
     count: int
-    csv: str = ""  # PostgreSQL
-    copy_options: str = ""
-    shared_columns: str = ""  # quoted, comma-separated (PostgreSQL)
-    shared_values: str = ""  # SQL literals, in the same order (PostgreSQL)
+    insert: str = ""  # PostgreSQL
     values: list[list[Any]] = field(default_factory=list)  # SQLite: every column
 
 
@@ -235,44 +240,39 @@ def rows_payload(
     tenant_id: int,
     now: Any,
     with_ids: bool = False,
+    computed: dict[str, str] | None = None,
+    with_sql: str = "",
 ) -> RowsPayload:
     """``rows`` (dicts keyed by column name, ``attname``) formatted for
     :meth:`WriteBehind.add` (Python only: no query). Columns a row leaves out get the
     model default; ``tenant_id``, ``created_at`` and ``updated_at`` are set here; the
-    id is the database's unless ``with_ids``."""
+    id is the database's unless ``with_ids``.
+
+    PostgreSQL only: ``computed`` gives columns an SQL expression instead of a value;
+    it may use ``incoming.n``, the row's position from 1, and what ``with_sql`` (a
+    ``WITH`` clause put before the ``INSERT``) defines."""
     if connection.vendor != "postgresql":
+        if computed or with_sql:
+            raise ValueError("computed columns need PostgreSQL")
         table, columns, values = _row_values(
             model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids
         )
         return RowsPayload(table, columns, len(rows), values=values)
     from psycopg import sql
 
-    fields = _insert_fields(model, with_ids)
+    if connection.connection.info.parameter_status("standard_conforming_strings") != "on":
+        raise RuntimeError("rows_payload's literals need standard_conforming_strings on")
+    computed = computed or {}
+    fields = [f for f in _insert_fields(model, with_ids) if f.attname not in computed]
     fixed = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
     given = set().union(*rows) if rows else set()
     # A column no row sets and whose default is a constant takes the same value in
-    # every row: it is written once in the INSERT, not thousands of times in the CSV.
+    # every row: it is written once in the INSERT, not once per row.
     varying = [
         f for f in fields if f.attname not in fixed and (f.attname in given or callable(f.default))
     ]
     shared = [f for f in fields if f not in varying]
-    defaults = {f.attname: f.get_default() for f in varying}
-    names = [f.attname for f in varying]
-    values = [[row.get(name, defaults[name]) for name in names] for row in rows]
-    for position, varying_field in enumerate(varying):
-        if varying_field.get_internal_type() == "JSONField":
-            for row_values in values:
-                value = row_values[position]
-                row_values[position] = (
-                    None if value is None else json.dumps(value, cls=varying_field.encoder)
-                )
-    out = io.StringIO()
-    # Everything but numbers and booleans (True/False, which PostgreSQL reads) is
-    # quoted, None as "": COPY … (FORCE_NULL …) reads that as NULL in the nullable
-    # columns. (A nullable text column would read "" as NULL too; Django's text
-    # columns are not nullable.)
-    csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(values)
-    nullable = ", ".join(connection.ops.quote_name(f.column) for f in varying if f.null)
+    quote = connection.ops.quote_name
 
     def literal(shared_field: Any) -> str:
         value = (
@@ -282,15 +282,53 @@ def rows_payload(
         )
         return sql.Literal(value).as_string(connection.connection)
 
-    return RowsPayload(
-        connection.ops.quote_name(model._meta.db_table),
-        ", ".join(connection.ops.quote_name(f.column) for f in varying),
-        len(rows),
-        csv=out.getvalue(),
-        copy_options=f"FORMAT csv, FORCE_NULL ({nullable})" if nullable else "FORMAT csv",
-        shared_columns=", ".join(connection.ops.quote_name(f.column) for f in shared),
-        shared_values=", ".join(literal(f) for f in shared),
+    arrays = []
+    for varying_field in varying:
+        name, default = varying_field.attname, varying_field.get_default()
+        column = [row.get(name, default) for row in rows]
+        if varying_field.get_internal_type() == "JSONField":
+            encoder = varying_field.encoder
+            column = [None if v is None else json.dumps(v, cls=encoder) for v in column]
+        arrays.append(
+            f"{_array_literal(column)}::{varying_field.db_type(connection)}[]",
+        )
+    names = [f"c{position}" for position in range(len(varying))]
+    selected = [f"incoming.{name}" for name in names]
+    selected += [literal(f) for f in shared]
+    selected += list(computed.values())
+    columns = ", ".join(quote(f.column) for f in [*varying, *shared])
+    if computed:
+        by_attname = {f.attname: f.column or f.attname for f in model._meta.concrete_fields}
+        columns += ", " + ", ".join(quote(by_attname[name]) for name in computed)
+    table = quote(model._meta.db_table)
+    insert = (
+        f"{with_sql} INSERT INTO {table} ({columns}) SELECT {', '.join(selected)}"  # noqa: S608
+        f" FROM unnest({', '.join(arrays)}) WITH ORDINALITY"
+        f" AS incoming({', '.join(names)}, n)"
     )
+    return RowsPayload(table, columns, len(rows), insert=insert.strip())
+
+
+def _array_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _array_literal(values: list[Any]) -> str:
+    """``values`` as the SQL string literal of a PostgreSQL array (cast by the caller):
+    every element double-quoted but NULL, numbers and booleans; the literal relies on
+    standard_conforming_strings (PostgreSQL's default since 9.1), which the writer
+    checks."""
+    text = "{" + ",".join(map(_array_element, values)) + "}"
+    return "'" + text.replace("'", "''") + "'"
 
 
 class WriteBehind:
@@ -301,9 +339,10 @@ class WriteBehind:
     database spends inserting (indexes, foreign keys, triggers), one after the other
     on a connection that waits for each statement. Here the inserts of a chunk run
     while Python goes on: :meth:`open` starts the chunk's transaction (a savepoint
-    inside the caller's), :meth:`add` copies a table's rows into a temporary table
-    at once, :meth:`send` sends the ``INSERT … SELECT`` statements in one message
-    without waiting, and :meth:`wait` waits for them and commits the chunk. ``send``
+    inside the caller's), :meth:`add` queues a table's rows (an ``INSERT`` that
+    carries them, formatted by :func:`rows_payload` beforehand), :meth:`send` sends
+    the chunk's inserts in one message without waiting, and :meth:`wait` waits for
+    them and commits the chunk. ``send``
     can first run queries whose rows :meth:`read` returns before the inserts start.
     Until ``wait`` the connection must not be used otherwise: libpq refuses a second
     command ("another command is already in progress") rather than mixing them.
@@ -323,6 +362,7 @@ class WriteBehind:
         self._sent = False  # send() was called for the open chunk
         self._in_flight = False  # a message was sent and its results are not all read
         self._reads = 0  # statements of the message in flight whose rows read() returns
+        self._began = False  # that message begins with a BEGIN of its own
 
     def __enter__(self) -> WriteBehind:
         return self
@@ -343,36 +383,20 @@ class WriteBehind:
 
     def add(self, payload: RowsPayload) -> None:
         """Queue the rows of ``payload`` (:func:`rows_payload`, with this writer's
-        tenant): copied into a temporary table now, inserted by :meth:`send`."""
+        tenant): inserted by :meth:`send` (on SQLite at once)."""
         if self._atomic is None or self._sent:
             raise RuntimeError("WriteBehind.add outside an open chunk")
         if not payload.count:
             return
-        table, columns = payload.table, payload.columns
+        if connection.vendor == "postgresql":
+            self._inserts.append(payload.insert)
+            return
+        placeholders = ", ".join(["%s"] * len(payload.values[0]))
         with connection.cursor() as cursor:
-            if connection.vendor != "postgresql":
-                placeholders = ", ".join(["%s"] * len(payload.values[0]))
-                cursor.executemany(
-                    f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-                    [tuple(v) for v in payload.values],
-                )
-                return
-            temporary = f"_tekil_behind_{len(self._inserts)}"
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {temporary} AS SELECT {columns} FROM {table} LIMIT 0"  # noqa: S608
+            cursor.executemany(
+                f"INSERT INTO {payload.table} ({payload.columns}) VALUES ({placeholders})",  # noqa: S608
+                [tuple(v) for v in payload.values],
             )
-            with cursor.cursor.copy(
-                f"COPY {temporary} ({columns}) FROM STDIN ({payload.copy_options})"
-            ) as copy:
-                copy.write(payload.csv)
-        into, values = columns, columns
-        if payload.shared_columns:
-            into = f"{columns}, {payload.shared_columns}"
-            values = f"{columns}, {payload.shared_values}"
-        self._inserts.append(
-            f"INSERT INTO {table} ({into}) SELECT {values} FROM {temporary};"  # noqa: S608
-            f" DROP TABLE {temporary}"
-        )
 
     def send(self, reads: Sequence[str] = ()) -> None:
         """Send the chunk's inserts; the caller goes on while the database works.
@@ -405,6 +429,8 @@ class WriteBehind:
         transformer = Transformer(connection.connection)
         found: list[list[tuple[Any, ...]]] = []
         with connection.wrap_database_errors:
+            if self._began:
+                _raise_for(pgconn.get_result())  # the BEGIN's
             while (result := pgconn.get_result()) is not None:
                 _raise_for(result)
                 if result.status == pq.ExecStatus.TUPLES_OK:
@@ -452,7 +478,15 @@ class WriteBehind:
         self._inserts = []
 
     def _send(self, statements: list[str]) -> None:
+        from psycopg import pq
+
         pgconn = connection.connection.pgconn
+        self._began = False
+        if pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            # psycopg begins the chunk's transaction with the first statement it sends
+            # itself; this message may be the first, and does not pass through it.
+            statements = ["BEGIN", *statements]
+            self._began = True
         # The simple-query protocol runs several statements from one message, in the
         # open transaction, and answers with one result each, in order.
         pgconn.send_query("; ".join(statements).encode())

@@ -43,7 +43,7 @@ from crm import bulk
 from crm.models import Branch, Tenant, User
 from crm.reference import ReferenceOptions, ReferenceReport, register_reference_builder
 from crm.text import matching_key
-from customers import normalize
+from customers import normalize, services
 from customers.models import (
     Address,
     Complaint,
@@ -836,7 +836,8 @@ def generate_people(
     )
     # The customer number follows the row's position in id order (numbers rise with ids).
     customers["customer_number"] = [
-        str(100000 + first_number + k) for k in (id_of_row - ids[0]).tolist()
+        str(services.CUSTOMER_NUMBER_OFFSET + first_number + k)
+        for k in (id_of_row - ids[0]).tolist()
     ]
 
     # ---- phones: one mobile for most people, a landline for companies and some people

@@ -55,6 +55,10 @@ def customer_number_next(*, tenant: Tenant) -> str:
     return customer_numbers_reserve(tenant=tenant, count=1)[0]
 
 
+# Customer numbers are the counter's values from this offset: six digits from the first.
+CUSTOMER_NUMBER_OFFSET = 100000
+
+
 def customer_numbers_reserve(*, tenant: Tenant, count: int) -> list[str]:
     """``count`` consecutive customer numbers, unique in the tenant (row-locked counter)."""
     counter, _created = CustomerNumberCounter.objects.get_or_create(tenant=tenant)
@@ -64,7 +68,27 @@ def customer_numbers_reserve(*, tenant: Tenant, count: int) -> list[str]:
     assert updated == 1
     counter.refresh_from_db()
     first = counter.next_value - count
-    return [f"{100000 + value}" for value in range(first, first + count)]
+    return [f"{CUSTOMER_NUMBER_OFFSET + value}" for value in range(first, first + count)]
+
+
+def customer_numbers_sql(*, tenant: Tenant, count: int) -> tuple[str, str]:
+    """What customer_numbers_reserve does, inside a bulk ``INSERT`` (PostgreSQL, for
+    crm.bulk.rows_payload): the ``WITH`` clause that takes ``count`` numbers from the
+    tenant's counter, and the number of the row at position ``incoming.n`` (from 1).
+
+    The insert then needs no query before it, so it can be sent while Python goes on
+    (crm.bulk.WriteBehind). The counter must exist: customer_number_counter_ensure."""
+    counter = CustomerNumberCounter._meta.db_table
+    with_sql = (
+        f"WITH reserved AS (UPDATE {counter} SET next_value = next_value + {int(count)}"  # noqa: S608
+        f" WHERE tenant_id = {int(tenant.pk)} RETURNING next_value - {int(count)} AS first)"
+    )
+    number = f"({CUSTOMER_NUMBER_OFFSET} + (SELECT first FROM reserved) + incoming.n - 1)::text"  # noqa: S608
+    return with_sql, number
+
+
+def customer_number_counter_ensure(*, tenant: Tenant) -> None:
+    CustomerNumberCounter.objects.get_or_create(tenant=tenant)
 
 
 @dataclass

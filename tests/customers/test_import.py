@@ -4,11 +4,14 @@ import io
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -16,7 +19,7 @@ from django.utils import translation
 from crm import tables
 from crm.models import Job
 from crm.tenancy import tenant_context
-from customers import activity_imports, imports
+from customers import activity_imports, imports, services
 from customers.models import Customer, Email, Phone
 from tests.conftest import TenantWorld
 
@@ -111,6 +114,39 @@ def test_one_file_naming_a_person_twice_makes_one_customer_but_keeps_family_apar
         customer_numbers = list(Customer.objects.values_list("customer_number", flat=True))
         assert len(set(customer_numbers)) == 3
     assert result.customer_ids[4] == ayse
+
+
+@pytest.mark.django_db
+def test_imported_customers_are_numbered_from_the_tenants_counter(
+    world_a: TenantWorld, world_b: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of two rows: each chunk's INSERT takes its numbers from the counter
+    # (on PostgreSQL in the statement itself), after staff created one by hand.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    with tenant_context(world_a.tenant):
+        first = services.customer_create(
+            tenant=world_a.tenant,
+            actor=world_a.owner,
+            data=services.CustomerInput(first_name="Deniz", last_name="Ak"),
+        )
+    with tenant_context(world_b.tenant):
+        services.customer_number_next(tenant=world_b.tenant)  # another tenant's counter
+    rows = [f"Kişi{name} Yılmaz;0532 123 45 6{n};;;;;;" for n, name in enumerate("ABCDE")]
+    result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert result.created == 5
+    with tenant_context(world_a.tenant):
+        later = services.customer_create(
+            tenant=world_a.tenant,
+            actor=world_a.owner,
+            data=services.CustomerInput(first_name="Ece", last_name="Ak"),
+        )
+        imported = [
+            Customer.objects.get(pk=customer_id).customer_number
+            for customer_id in result.customer_ids
+        ]
+    start = int(first.customer_number)
+    assert imported == [str(start + n) for n in range(1, 6)]
+    assert later.customer_number == str(start + 6)
 
 
 @pytest.mark.django_db
@@ -387,3 +423,28 @@ def test_a_chunked_import_reports_in_file_order_in_the_users_language_with_progr
     phones = ["+90" + row.split(";")[1][1:] for row in rows]
     assert result.customer_ids == [owner_of[phone] for phone in phones]
     assert len(set(result.customer_ids)) == 7
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_the_candidate_lookup_reads_indexes_for_a_chunk_of_any_size(world_a: TenantWorld) -> None:
+    # A chunk names hundreds of identifiers; past 100 values the planner cannot
+    # prove a partial index's predicate from the list, and a condition that needs
+    # one read every customer of the tenant for every chunk.
+    rows: list[Any] = [
+        SimpleNamespace(
+            incoming=SimpleNamespace(
+                tckn=f"{10_000_000_000 + 7919 * n}",
+                tax_id=f"{1_000_000_000 + n}",
+                phones=[f"+90532{n:07d}"],
+                email_keys=[f"kisi{n}@example.com"],
+            )
+        )
+        for n in range(300)
+    ]
+    with tenant_context(world_a.tenant), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + imports._known_rows_sql(world_a.tenant, rows))
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
+    assert "customer_tckn_unique_per_tenant" in plan
