@@ -260,8 +260,6 @@ def rows_payload(
         return RowsPayload(table, columns, len(rows), values=values)
     from psycopg import sql
 
-    if connection.connection.info.parameter_status("standard_conforming_strings") != "on":
-        raise RuntimeError("rows_payload's literals need standard_conforming_strings on")
     computed = computed or {}
     fields = [f for f in _insert_fields(model, with_ids) if f.attname not in computed]
     fixed = {"tenant_id": tenant_id, "created_at": now, "updated_at": now}
@@ -290,7 +288,7 @@ def rows_payload(
             encoder = varying_field.encoder
             column = [None if v is None else json.dumps(v, cls=encoder) for v in column]
         arrays.append(
-            f"{_array_literal(column)}::{varying_field.db_type(connection)}[]",
+            f"{array_literal(column)}::{varying_field.db_type(connection)}[]",
         )
     names = [f"c{position}" for position in range(len(varying))]
     selected = [f"incoming.{name}" for name in names]
@@ -322,12 +320,18 @@ def _array_element(value: Any) -> str:
     return f'"{text}"'
 
 
-def _array_literal(values: list[Any]) -> str:
+def array_literal(values: list[Any]) -> str:
     """``values`` as the SQL string literal of a PostgreSQL array (cast by the caller):
     every element double-quoted but NULL, numbers and booleans; the literal relies on
-    standard_conforming_strings (PostgreSQL's default since 9.1), which the writer
-    checks."""
+    standard_conforming_strings (PostgreSQL's default since 9.1), checked when it
+    matters (a backslash). Several times faster than psycopg's adaptation of a list, which
+    matters for the tens of thousands of values of a bulk statement."""
     text = "{" + ",".join(map(_array_element, values)) + "}"
+    if "\\" in text:
+        connection.ensure_connection()
+        status = connection.connection.info.parameter_status("standard_conforming_strings")
+        if status != "on":
+            raise RuntimeError("array_literal needs standard_conforming_strings on")
     return "'" + text.replace("'", "''") + "'"
 
 

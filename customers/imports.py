@@ -485,7 +485,7 @@ def _known_rows_sql(tenant: Tenant, rows: list[_ParsedRow | None]) -> str:
         return sql.Identifier(model._meta.db_table)
 
     def values(name: str) -> sql.Composable:
-        return sql.SQL("{}::text[]").format(sql.Literal(sorted(keys[name])))
+        return sql.SQL(bulk.array_literal(sorted(keys[name])) + "::text[]")
 
     query = sql.SQL(
         """
@@ -493,11 +493,13 @@ def _known_rows_sql(tenant: Tenant, rows: list[_ParsedRow | None]) -> str:
                c.birth_date,
                ARRAY(SELECT p.e164 FROM {phone} p WHERE p.tenant_id = {tenant}
                      AND p.customer_id = c.id AND p.contact_person_id IS NULL),
-               ARRAY(SELECT e.address FROM {email} e WHERE e.tenant_id = {tenant}
-                     AND e.customer_id = c.id AND e.contact_person_id IS NULL),
-               ARRAY(SELECT e.match_key FROM {email} e WHERE e.tenant_id = {tenant}
-                     AND e.customer_id = c.id AND e.contact_person_id IS NULL)
+               coalesce(e.addresses, '{{}}'), coalesce(e.keys, '{{}}')
         FROM {customer} c
+        LEFT JOIN LATERAL (
+            SELECT array_agg(address) AS addresses, array_agg(match_key) AS keys
+            FROM {email} WHERE tenant_id = {tenant}
+                AND customer_id = c.id AND contact_person_id IS NULL
+        ) e ON true
         WHERE c.tenant_id = {tenant} AND c.merged_into_id IS NULL AND c.id IN (
             SELECT id FROM {customer} WHERE tenant_id = {tenant} AND tckn = ANY({tckn})
                 AND tckn <> '' AND merged_into_id IS NULL
