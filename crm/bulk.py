@@ -41,13 +41,13 @@ NULL = "\\N"
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for a bulk step; the step calls
-    :func:`collect_young` after each chunk instead.
+    :func:`collect_young` when its garbage is worth collecting instead.
 
     An import keeps tens of thousands of small objects alive (the rows it has seen,
     the identity index) and allocates many more; the collector, triggered every 700
     allocations, walked them again and again and took a third of an import's time.
-    Collecting the youngest generation once per chunk still frees the cycles a chunk
-    leaves (a ValidationError's traceback) without walking what survives.
+    Collecting the youngest generation now and then still frees the cycles a step
+    leaves (a ValidationError's traceback) without walking what survived earlier.
 
     Leave the block only once the step's own objects are gone (run the step in a
     function of its own): the first collection after it walks whatever the step
