@@ -254,7 +254,8 @@ def tenant_key(*, db_index: bool = True, db_constraint: bool = True) -> Any:
 
     ``db_index=False`` for a table whose own indexes all begin with ``tenant_id``
     (a second index on it alone costs every insert and serves nothing);
-    ``db_constraint=False`` only for rows the database derives from a checked row."""
+    ``db_constraint=False`` only for rows the database derives from a checked row, or
+    whose foreign key to such a row carries the tenant too (customers.models.Phone)."""
     return models.ForeignKey(
         "crm.Tenant",
         on_delete=models.CASCADE,

@@ -221,14 +221,23 @@ class ContactPoint(TenantOwnedModel):
         abstract = True
 
 
+# A contact point's customer and tenant are checked together, by one foreign key
+# (tenant_id, customer_id) → customers_customer (tenant_id, id) that Django cannot
+# declare (migration 0012, PostgreSQL): one check per row where two ran (an import
+# writes tens of thousands), and a contact point cannot belong to another tenant's
+# customer. SQLite (the embedded demo) checks neither. Hence db_constraint=False on
+# both fields of Phone, Email and Address.
+
+
 class Phone(ContactPoint):
     # Indexes: every one a write pays, none another covers (migration 0011).
-    tenant = tenant_key(db_index=False)  # phone_e164_idx begins with it
+    tenant = tenant_key(db_index=False, db_constraint=False)  # phone_e164_idx begins with it
     customer = models.ForeignKey(
         Customer,
         on_delete=models.CASCADE,
         related_name="phones",
         db_index=False,  # phone_once_per_owner begins with it
+        db_constraint=False,
     )
     contact_person = models.ForeignKey(
         ContactPerson,
@@ -268,12 +277,13 @@ class Phone(ContactPoint):
 
 class Email(ContactPoint):
     # Indexes as Phone's.
-    tenant = tenant_key(db_index=False)  # email_key_idx and email_address_idx begin with it
+    tenant = tenant_key(db_index=False, db_constraint=False)  # email indexes begin with it
     customer = models.ForeignKey(
         Customer,
         on_delete=models.CASCADE,
         related_name="emails",
         db_index=False,  # email_once_per_owner begins with it
+        db_constraint=False,
     )
     contact_person = models.ForeignKey(
         ContactPerson,
@@ -311,7 +321,10 @@ class Email(ContactPoint):
 
 
 class Address(ContactPoint):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    tenant = tenant_key(db_constraint=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="addresses", db_constraint=False
+    )
     # Old files often hold only a customer's il ("İl: Bursa") or a line whose province
     # cannot be told; either alone is still worth keeping (segments by province, the
     # line for the courier), but not neither.

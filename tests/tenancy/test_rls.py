@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from crm.rls import POLICY_NAME
 from crm.tenancy import no_tenant, tenant_context, tenant_owned_models
 from tests.conftest import TenantWorld
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -112,3 +113,40 @@ def test_the_policy_is_evaluated_once_per_statement(world_a: TenantWorld) -> Non
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "InitPlan" in plan, plan
     assert "current_setting" not in plan.split("InitPlan")[0], plan
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        ("customers_phone", "e164, is_mobile"),
+        ("customers_email", "address, match_key"),
+        ("customers_address", "line, province, district, postal_code"),
+    ],
+)
+def test_a_contact_point_cannot_name_another_tenants_customer(
+    world_a: TenantWorld, world_b: TenantWorld, table: str, columns: str
+) -> None:
+    # Row-level security checks the row's own tenant only; the composite foreign key
+    # (migration customers 0012) checks that its customer is in that tenant too.
+    with tenant_context(world_b.tenant):
+        other = CustomerFactory.create(tenant=world_b.tenant)
+    with tenant_context(world_a.tenant):
+        mine = CustomerFactory.create(tenant=world_a.tenant)
+        values = {
+            "customers_phone": "'+905321112233', true",
+            "customers_email": "'a@example.com', 'a@example.com'",
+            "customers_address": "'Moda Cad. 1', '34', '', ''",
+        }[table]
+        insert = (
+            f"INSERT INTO {table} (tenant_id, customer_id, source, is_verified,"  # noqa: S608
+            f" is_primary, created_at, {columns}) VALUES (%s, %s, '', false, false, now(),"
+            f" {values})"
+        )
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(insert + " RETURNING id", [world_a.tenant.pk, other.pk])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(insert + " RETURNING customer_id", [world_a.tenant.pk, mine.pk])
+            assert cursor.fetchall() == [(mine.pk,)]
