@@ -314,6 +314,9 @@ def _array_element(value: Any) -> str:
         return "t" if value else "f"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, bytes | bytearray | memoryview | list | tuple | dict | set):
+        # str() of these is no PostgreSQL input (JSON is dumped by rows_payload).
+        raise TypeError(f"array_literal cannot write a {type(value).__name__}")
     text = value if isinstance(value, str) else str(value)
     if "\\" in text or '"' in text:
         text = text.replace("\\", "\\\\").replace('"', '\\"')

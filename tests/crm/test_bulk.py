@@ -239,4 +239,11 @@ def test_an_array_literal_gives_back_every_value(values: list[str | None]) -> No
         # Without parameters, as the writer's messages go: % is no placeholder.
         cursor.execute(f"SELECT {bulk.array_literal(values)}::text[], 'x'")
         assert cursor.fetchone() == (values, "x")
-    assert bulk.array_literal([1, True, None, 2.5]) == "'{1,t,NULL,\"2.5\"}'"
+
+
+def test_an_array_literal_writes_numbers_bare_and_refuses_what_it_cannot_write() -> None:
+    assert bulk.array_literal([1, True, None, 2.5, "O'Neil"]) == (
+        "'{1,t,NULL,\"2.5\",\"O''Neil\"}'"
+    )
+    with pytest.raises(TypeError):
+        bulk.array_literal([b"bytes"])
