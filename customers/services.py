@@ -132,6 +132,9 @@ def customer_normalize(data: CustomerInput) -> NormalizedCustomer:
             return func(value)
         except ValidationError as error:
             errors.setdefault(name, []).extend(error.messages)
+            # The error refers to itself; its traceback would keep this call's frames
+            # (and a bulk import's state up the stack) alive until a cycle collection.
+            error.__traceback__ = None
             return None
 
     fields: dict[str, Any] = {"kind": data.kind}

@@ -169,6 +169,44 @@ def test_a_file_of_bad_values_has_its_garbage_collected_as_it_goes(
 
 
 @pytest.mark.django_db
+def test_an_import_leaves_its_state_to_reference_counting_not_to_the_collector(
+    world_a: TenantWorld,
+) -> None:
+    # A caught ValidationError refers to itself, and its traceback to every frame up
+    # the stack: the import's whole state stayed garbage until a cycle collection
+    # (300,000 objects, 0.3 s after 20,000 rows), or for good through a cached error.
+    rows = [f"Ayşe Yılmaz;12{n};posta{n}@;;31.02.1990;;;" for n in range(200)]
+    rows += [f"Kişi{n} Yılmaz;0532 123 45 {n:02d};;;;;;" for n in range(50)]
+    text = HEADER + "\n".join(rows) + "\n"
+    _import(world_a, text, encoding="utf-8")  # imports and caches run once
+    gc.collect()
+    gc.disable()
+    try:
+        result = _import(world_a, text.replace("Ayşe", "Zeynep"), encoding="utf-8")
+        garbage = gc.collect()
+    finally:
+        gc.enable()
+    assert (result.created, result.rejected, result.warnings) == (200, 50, 600)
+    assert garbage < 10 * len(result.problems), garbage
+
+
+@pytest.mark.django_db
+def test_an_impossible_full_name_rejects_its_row_and_the_rest_go_in(world_a: TenantWorld) -> None:
+    rows = ["Ayşe Yılmaz;05321234567;;;;;;", "Kişi2 Yılmaz;05321234568;;;;;;", "Ali Veli;;;;;;;"]
+    with translation.override("en"):
+        result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (result.created, result.rejected) == (2, 1)
+    [problem] = result.problems
+    assert (problem.line, problem.column, problem.value, problem.rejected) == (
+        3,
+        "Ad Soyad",
+        "Kişi2 Yılmaz",
+        True,
+    )
+    assert "letters" in problem.reason
+
+
+@pytest.mark.django_db
 def test_a_huge_cell_is_reported_and_the_row_kept(world_a: TenantWorld) -> None:
     text = HEADER + "Deniz Ak;05321110000;;;;;" + "x" * 10_000_000 + ";\n"
     with translation.override("en"):
