@@ -307,6 +307,10 @@ def rows_payload(
     return RowsPayload(table, columns, len(rows), insert=insert.strip())
 
 
+# str() of these is no PostgreSQL input (rows_payload dumps JSON to text first).
+_UNWRITABLE = (bytes, bytearray, memoryview, list, tuple, dict, set)
+
+
 def _array_element(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -314,8 +318,7 @@ def _array_element(value: Any) -> str:
         return "t" if value else "f"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, bytes | bytearray | memoryview | list | tuple | dict | set):
-        # str() of these is no PostgreSQL input (JSON is dumped by rows_payload).
+    if isinstance(value, _UNWRITABLE):
         raise TypeError(f"array_literal cannot write a {type(value).__name__}")
     text = value if isinstance(value, str) else str(value)
     if "\\" in text or '"' in text:
@@ -327,9 +330,19 @@ def array_literal(values: list[Any]) -> str:
     """``values`` as the SQL string literal of a PostgreSQL array (cast by the caller):
     every element double-quoted but NULL, numbers and booleans; the literal relies on
     standard_conforming_strings (PostgreSQL's default since 9.1), checked when it
-    matters (a backslash). Several times faster than psycopg's adaptation of a list, which
-    matters for the tens of thousands of values of a bulk statement."""
-    text = "{" + ",".join(map(_array_element, values)) + "}"
+    matters (a backslash). Several times faster than psycopg's adaptation of a list,
+    which matters for the tens of thousands of values of a bulk statement; a column
+    of texts or of integers (the usual case) is joined at once."""
+    kinds = set(map(type, values))
+    text = ""
+    if kinds and all(issubclass(kind, str) for kind in kinds):
+        together = "".join(values)  # nothing to escape: joined as they are
+        if "\\" not in together and '"' not in together:
+            text = '{"' + '","'.join(values) + '"}'
+    elif kinds == {int}:
+        text = "{" + ",".join(map(str, values)) + "}"
+    if not text:
+        text = "{" + ",".join(map(_array_element, values)) + "}"
     if "\\" in text:
         connection.ensure_connection()
         status = connection.connection.info.parameter_status("standard_conforming_strings")
