@@ -15,7 +15,7 @@ from crm.management.commands.make_reference_tenant import bench_user_email
 from crm.models import Branch, Tenant, User
 from crm.tenancy import tenant_context
 from crm.text import matching_key
-from customers import normalize, selectors
+from customers import bench, normalize, selectors
 from customers.models import (
     Complaint,
     ContactPerson,
@@ -195,3 +195,29 @@ def test_bench_prints_the_figures_as_json() -> None:
     # The import was rolled back: the tenant keeps its size.
     with tenant_context(tenant):
         assert Customer.objects.count() == SIZE["customers"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_import_vacuums_what_it_rolled_back() -> None:
+    """The bench's rolled-back import leaves no dead rows for the next run to meet."""
+    from django.db import connection
+
+    def vacuum_counts() -> dict[str, int]:
+        # VACUUM reports to the statistics as it ends (PostgreSQL 15+); autovacuum
+        # counts separately.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname IN"
+                " ('customers_customer', 'customers_phone', 'customers_email',"
+                " 'customers_purchase')"
+            )
+            return dict(cursor.fetchall())
+
+    tenant, _printed = _build()
+    before = vacuum_counts()
+    with tenant_context(tenant):
+        bench._import(tenant, seed=2)
+    after = vacuum_counts()
+    for written in ("customers_customer", "customers_phone", "customers_email"):
+        assert after[written] == before[written] + 1, written
+    assert after["customers_purchase"] == before["customers_purchase"]  # not written
