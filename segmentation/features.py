@@ -241,7 +241,8 @@ def planner_settings(**settings_: str) -> Iterator[None]:
     """PostgreSQL planner settings for the statements inside, reset afterwards."""
     with connection.cursor() as cursor:
         for name, value in settings_.items():
-            cursor.execute(f"SET {name} = %s", [value])  # names are ours, not user input
+            # set_config, not SET: SET takes no bound parameter (server-side binding).
+            cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
     try:
         yield
     finally:

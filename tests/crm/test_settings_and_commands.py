@@ -15,6 +15,7 @@ from crm.demo import DEMO_BRANCHES, DEMO_USERS
 from crm.models import Branch, Membership, Tenant, User
 from crm.tenancy import tenant_context
 from customers.models import Customer, Phone, Purchase
+from tests.conftest import TenantWorld
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,3 +102,21 @@ def test_seed_demo_customers_are_deterministic_for_a_seed() -> None:
         assert Purchase.objects.exists() and Phone.objects.exists()
         duplicates = Customer.objects.count() - 30
     assert duplicates == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_plans_a_repeated_statement_once(world_a: TenantWorld) -> None:
+    """Server-side binding: the sixth run of a query uses a prepared statement."""
+    from django.db import connection
+
+    with tenant_context(world_a.tenant):
+        for _ in range(6):
+            list(Customer.objects.filter(tenant=world_a.tenant, pk=123456789))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "customers_customer"%'],
+        )
+        (prepared,) = cursor.fetchone()
+    assert prepared >= 1
