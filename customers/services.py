@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import bulk
 from crm import selectors as crm_selectors
 from crm.models import Branch, Tenant, User
 from crm.tenancy import ensure_same_tenant
@@ -131,10 +132,9 @@ def customer_normalize(data: CustomerInput) -> NormalizedCustomer:
         try:
             return func(value)
         except ValidationError as error:
-            errors.setdefault(name, []).extend(error.messages)
-            # The error refers to itself; its traceback would keep this call's frames
-            # (and a bulk import's state up the stack) alive until a cycle collection.
-            error.__traceback__ = None
+            # Detached: kept alive by its own cycle, the error's traceback (and the one
+            # of the error it was raised from) would hold a bulk import's state.
+            errors.setdefault(name, []).extend(bulk.detached(error).messages)
             return None
 
     fields: dict[str, Any] = {"kind": data.kind}

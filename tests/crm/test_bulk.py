@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from crm import bulk
 from crm.tenancy import tenant_context
+from customers import normalize
 from customers.models import Customer, DuplicatePair, Email, Phone
 from tests.conftest import TenantWorld, is_postgres
 from tests.factories import CustomerFactory
@@ -247,3 +250,21 @@ def test_an_array_literal_writes_numbers_bare_and_refuses_what_it_cannot_write()
     )
     with pytest.raises(TypeError):
         bulk.array_literal([b"bytes"])
+
+
+def test_detached_clears_every_traceback_an_error_holds() -> None:
+    def raised(func: Any, value: str) -> ValidationError:
+        try:
+            func(value)
+        except ValidationError as error:
+            return error
+        raise AssertionError("no error")
+
+    # A bad T.C. number is raised while handling python-stdnum's own error.
+    bad_tckn = raised(normalize.normalize_tckn, "12345678901")
+    assert bad_tckn.__context__ is not None and bad_tckn.__context__.__traceback__ is not None
+    nested = ValidationError({"tckn": [bad_tckn], "phone": ["Geçersiz."]})
+    assert bulk.detached(nested) is nested
+    assert bad_tckn.__traceback__ is None
+    assert bad_tckn.__context__.__traceback__ is None
+    assert nested.message_dict["tckn"] == bad_tckn.messages

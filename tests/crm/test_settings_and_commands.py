@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 
 from crm.demo import DEMO_BRANCHES, DEMO_USERS
 from crm.models import Branch, Membership, Tenant, User
@@ -108,8 +109,6 @@ def test_seed_demo_customers_are_deterministic_for_a_seed() -> None:
 @pytest.mark.django_db
 def test_postgresql_plans_a_repeated_statement_once(world_a: TenantWorld) -> None:
     """Server-side binding: the sixth run of a query uses a prepared statement."""
-    from django.db import connection
-
     with tenant_context(world_a.tenant):
         for _ in range(6):
             list(Customer.objects.filter(tenant=world_a.tenant, pk=123456789))

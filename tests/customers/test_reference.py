@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
@@ -200,7 +201,6 @@ def test_bench_prints_the_figures_as_json() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_bench_import_vacuums_what_it_rolled_back() -> None:
     """The bench's rolled-back import leaves no dead rows for the next run to meet."""
-    from django.db import connection
 
     def vacuum_counts() -> dict[str, int]:
         # VACUUM reports to the statistics as it ends (PostgreSQL 15+); autovacuum
