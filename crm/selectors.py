@@ -18,6 +18,7 @@ from crm.models import (
     Tenant,
     User,
 )
+from crm.precompiled import precompiled
 from crm.tenancy import dangerously_all_tenants
 
 
@@ -28,22 +29,16 @@ def memberships_for_user(*, user: User) -> list[Membership]:
     returns the user's own rows.
     """
     with dangerously_all_tenants():
-        return list(
-            Membership.objects.filter(user=user, is_active=True, tenant__is_active=True)
-            .select_related("tenant", "branch")
-            .order_by("tenant__name")
-        )
+        return _active_memberships(user_id=user.pk)
 
 
-def membership_for(*, user: User, tenant_slug: str) -> Membership | None:
-    with dangerously_all_tenants():
-        return (
-            Membership.objects.filter(
-                user=user, is_active=True, tenant__slug=tenant_slug, tenant__is_active=True
-            )
-            .select_related("tenant", "branch")
-            .first()
-        )
+@precompiled  # on every request to a tenant's pages
+def _active_memberships(user_id: int) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(user_id=user_id, is_active=True, tenant__is_active=True)
+        .select_related("tenant", "branch")
+        .order_by("tenant__name", "pk")
+    )
 
 
 def branch_list(*, tenant: Tenant, include_inactive: bool = True) -> QuerySet[Branch]:
@@ -51,6 +46,16 @@ def branch_list(*, tenant: Tenant, include_inactive: bool = True) -> QuerySet[Br
     if not include_inactive:
         branches = branches.filter(is_active=True)
     return branches.order_by("code")
+
+
+def active_branches(*, tenant: Tenant) -> list[Branch]:
+    """The open branches, for a form's choices (on every customer page)."""
+    return _active_branches(tenant_id=tenant.pk)
+
+
+@precompiled
+def _active_branches(tenant_id: int) -> QuerySet[Branch]:
+    return Branch.objects.filter(tenant_id=tenant_id, is_active=True).order_by("code")
 
 
 def branch_get(*, tenant: Tenant, branch_id: int) -> Branch:

@@ -93,6 +93,17 @@ def dangerously_all_tenants() -> contextlib.AbstractContextManager[None]:
     return _entered(TenantScope(tenant_id=None, all_tenants=True))
 
 
+@contextlib.contextmanager
+def scope_for_compiling(tenant_id: int | None) -> Iterator[None]:
+    """For crm.precompiled only: querysets built inside are scoped to ``tenant_id``
+    (a marker; None for all tenants), and nothing runs or reaches the database."""
+    token = _scope.set(TenantScope(tenant_id=tenant_id, all_tenants=tenant_id is None))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
 def no_tenant() -> contextlib.AbstractContextManager[None]:
     """Explicitly leave any tenant scope (tests use it to prove the walls hold)."""
     return _entered(None)

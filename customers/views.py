@@ -154,7 +154,7 @@ def customer_detail(request: TenantRequest, tenant_slug: str, customer_id: int) 
     )
     tenant = request.tenant
     # One query for the branch choices of both quick-action forms.
-    branches = list(crm_selectors.branch_list(tenant=tenant, include_inactive=False))
+    branches = crm_selectors.active_branches(tenant=tenant)
     return render(
         request,
         "customers/detail.html",
