@@ -13,6 +13,7 @@ grep for it in review.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, models
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
+from django.utils.choices import CallableChoiceIterator
+from django.utils.encoding import force_str
+from django.utils.translation import get_language
 
 if TYPE_CHECKING:
     from crm.models import Tenant
@@ -303,6 +307,23 @@ class TenantOwnedModel(models.Model):
         if not scope.all_tenants and self.tenant_id != scope.tenant_id:
             raise CrossTenantWrite(f"{type(self).__name__} of another tenant deleted")
         return super().delete(*args, **kwargs)
+
+    def _get_FIELD_display(self, field: Any) -> Any:
+        # Django builds the field's choices into a dict on every get_FOO_display(),
+        # hashing each lazy label (a gettext call each): 5 ms of a customer page's
+        # lists. The labels are kept per field and language instead.
+        if isinstance(field.choices, CallableChoiceIterator):
+            return super()._get_FIELD_display(field)  # type: ignore[misc]
+        value = getattr(self, field.attname)
+        try:
+            return _choice_labels(field, get_language()).get(value, value)
+        except TypeError:  # an unhashable value: Django's own way
+            return super()._get_FIELD_display(field)  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=4096)
+def _choice_labels(field: Any, language: str | None) -> dict[Any, Any]:
+    return {value: force_str(label, strings_only=True) for value, label in field.flatchoices}
 
 
 def tenant_owned_models() -> list[type[TenantOwnedModel]]:
