@@ -135,11 +135,36 @@ class Precompiled(Generic[Row]):
         compiler.connection = connections[compiled.queryset.db]  # this thread's
         sql = compiled.sql
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
-        queryset = compiled.queryset._chain()  # type: ignore[attr-defined]
         # Django's iterables (model instances, values_list) ask the query for its
-        # compiler, execute it and build the objects from its select information.
-        queryset.query.get_compiler = lambda *args, **kwargs: compiler
+        # compiler, execute it and build the objects from its select information. A
+        # new queryset over the built one's query, not a clone: cloning the query
+        # deep-copies its where tree and select_related for nothing.
+        template: Any = compiled.queryset
+        queryset: Any = type(template)(
+            model=template.model,
+            query=_RunQuery(template.query, compiler),
+            using=template._db,
+            hints=template._hints,
+        )
+        queryset._iterable_class = template._iterable_class
+        queryset._fields = template._fields
+        queryset._known_related_objects = template._known_related_objects
+        queryset._prefetch_related_lookups = template._prefetch_related_lookups
         return list(queryset)
+
+
+class _RunQuery:
+    """The built query, read-only, that answers with the run's compiler."""
+
+    def __init__(self, query: Any, compiler: Any) -> None:
+        self._query = query
+        self._compiler = compiler
+
+    def get_compiler(self, *args: Any, **kwargs: Any) -> Any:
+        return self._compiler
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._query, name)
 
 
 def precompiled(

@@ -7,6 +7,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -153,8 +154,9 @@ def customer_detail(request: TenantRequest, tenant_slug: str, customer_id: int) 
         path=request.path,
     )
     tenant = request.tenant
-    # One query for the branch choices of both quick-action forms.
-    branches = crm_selectors.active_branches(tenant=tenant)
+    # One query for the branch choices of both quick-action forms, and only if they
+    # are rendered: detail.html keeps the rendered fields for five minutes.
+    branches: Any = SimpleLazyObject(lambda: crm_selectors.active_branches(tenant=tenant))
     return render(
         request,
         "customers/detail.html",

@@ -18,6 +18,7 @@ from customers import selectors, services
 from customers.models import Complaint, Customer, Interaction, Phone, RiskFlag
 from tests.conftest import TenantWorld
 from tests.factories import (
+    BranchFactory,
     ComplaintFactory,
     InteractionFactory,
     PurchaseLineFactory,
@@ -178,6 +179,9 @@ def test_customer_page_logs_access_and_uses_a_fixed_number_of_queries(world_a: T
         InteractionFactory(tenant=world_a.tenant, customer=customer)
         ComplaintFactory(tenant=world_a.tenant, customer=customer)
 
+    # The first opening renders the quick-action forms, later ones take them from
+    # the cache (and skip their branch query).
+    count_queries()
     add_history()
     few = count_queries()
     for _ in range(5):
@@ -188,7 +192,7 @@ def test_customer_page_logs_access_and_uses_a_fixed_number_of_queries(world_a: T
     assert many == few, f"{few} queries with a short history, {many} with a longer one"
     with tenant_context(world_a.tenant):
         log = PersonalDataAccess.objects.filter(subject_id=customer.pk)
-        assert log.count() == 2  # one per opening
+        assert log.count() == 3  # one per opening
         assert log.first().user == world_a.users[Role.BRANCH_STAFF]  # type: ignore[union-attr]
 
 
@@ -260,3 +264,18 @@ def test_a_bad_name_is_a_field_error_not_a_crash(world_a: TenantWorld) -> None:
     assert "first_name" in refused.value.message_dict
     only_last = _create(world_a, first_name="", last_name="KARA")
     assert only_last.display_name == "Kara"
+
+
+@pytest.mark.django_db
+def test_quick_action_forms_offer_the_open_branches_from_cache_too(world_a: TenantWorld) -> None:
+    with tenant_context(world_a.tenant):
+        closed = BranchFactory(tenant=world_a.tenant, code="KAP-01", name="Kapalı Şube")
+        closed.is_active = False
+        closed.save()
+    customer = _create(world_a, first_name="Nur", last_name="Er")
+    client = _client(world_a)
+    url = reverse("customers:detail", kwargs={"tenant_slug": "alfa", "customer_id": customer.pk})
+    for _ in range(2):  # rendered, then from the cache
+        page = client.get(url).content.decode()
+        assert page.count(f'<option value="{world_a.branch.pk}"') == 2  # both forms
+        assert "Kapalı Şube" not in page
