@@ -222,11 +222,14 @@ def _import_chunks(
     problems_collected = 0
     with bulk.WriteBehind(tenant_id=tenant.pk) as writer:
         current = next(chunks, None)
-        upcoming = next(chunks, None)
         if current is not None:
             reserve_ids(current)
-            if resolve_identity:
-                known.remember(_known_rows(tenant, current))
+            if pipelined:  # looked up while the next chunk is parsed, as every other
+                writer.open()
+                writer.send(reads=[*_LOOKUP_SETTINGS, current.lookup])
+        upcoming = next(chunks, None)
+        if current is not None and resolve_identity:
+            known.remember(writer.read()[-1] if pipelined else _known_rows(tenant, current))
         while current is not None:
             writes = _resolve(tenant, current, known, source, result, resolve_identity)
             writer.wait()  # the previous chunk's inserts, run while this one resolved
