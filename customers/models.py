@@ -422,8 +422,20 @@ class Purchase(TenantOwnedModel):
     class Meta:
         ordering = ["-purchased_at"]
         indexes = [
+            # Covers what the customer page shows of a customer's purchases (the
+            # latest ones, the count and the total): read from the index alone, not
+            # from a heap page per purchase scattered over millions (PostgreSQL).
             models.Index(
-                fields=["tenant", "customer", "purchased_at"], name="purchase_customer_idx"
+                fields=["tenant", "customer", "purchased_at"],
+                include=[
+                    "id",
+                    "total_amount",
+                    "discount_amount",
+                    "branch",
+                    "touchpoint",
+                    "is_return",
+                ],
+                name="purchase_customer_idx",
             ),
             models.Index(fields=["tenant", "branch", "purchased_at"], name="purchase_branch_idx"),
         ]
@@ -437,7 +449,10 @@ class Purchase(TenantOwnedModel):
 
 
 class PurchaseLine(TenantOwnedModel):
-    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by purchaseline_purchase_cover_idx below.
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     quantity = models.DecimalField(
         _("quantity"), max_digits=10, decimal_places=3, default=Decimal("1")
@@ -473,7 +488,14 @@ class PurchaseLine(TenantOwnedModel):
                 include=["customer", "tenant"],
                 condition=Q(is_return=False),
                 name="purchaseline_sold_cover",
-            )
+            ),
+            # A receipt's lines in order with their products, from the index alone:
+            # the customer page shows each purchase's line count and first products.
+            models.Index(
+                fields=["purchase", "id"],
+                include=["product", "tenant"],
+                name="purchaseline_purchase_cover",
+            ),
         ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:

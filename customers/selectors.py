@@ -509,6 +509,10 @@ def _page_purchases(tenant_id: int, customer_id: int) -> QuerySet[Purchase]:
     )
     return (
         Purchase.objects.filter(tenant_id=tenant_id, customer_id=customer_id)
+        # What purchase_customer_idx covers, and the page shows.
+        .only(
+            "purchased_at", "total_amount", "discount_amount", "branch", "touchpoint", "is_return"
+        )
         .select_related("branch")
         .annotate(
             line_count=Subquery(
