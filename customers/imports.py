@@ -11,6 +11,7 @@ reported as a warning; only a row that cannot be a customer at all is rejected.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 from collections import defaultdict
@@ -271,6 +272,7 @@ class _ParsedRow:
     data: services.CustomerInput
     phones: list[normalize.NormalizedPhone]
     email: str | None
+    email_key: str | None
     province: str | None
     district: str | None
     postal_code: str | None
@@ -350,6 +352,7 @@ def _parse_row(
         if branch is None:
             problem("home_branch", _("No branch with this code; left empty."))
     kind = Customer.Kind.COMPANY if is_company else Customer.Kind.PERSON
+    email_key = normalize.email_key(email) if email else None
     # The values are normalised already: the matching view is built from them directly.
     incoming = selectors.incoming_from_values(
         kind=kind,
@@ -360,7 +363,7 @@ def _parse_row(
         tax_id=tax_id,
         birth_date=birth_date,
         phones=(p.e164 for p in phones),
-        email_keys=(normalize.email_key(email),) if email else (),
+        email_keys=(email_key,) if email_key else (),
     )
     return _ParsedRow(
         line=line,
@@ -381,6 +384,7 @@ def _parse_row(
         ),
         phones=phones,
         email=email,
+        email_key=email_key,
         province=clean("province", normalize.normalize_province),
         district=clean("district", normalize.normalize_district),
         postal_code=clean("postal_code", normalize.normalize_postal_code),
@@ -630,6 +634,7 @@ def _resolve(
             result.customer_ids.append(None)
             continue
         customer_id = _best_match(row.incoming, known) if resolve_identity else None
+        created = False
         if customer_id is not None:
             result.matched += 1
         else:
@@ -652,10 +657,12 @@ def _resolve(
             customer_id = next(new_ids)
             new_customers.append({**fields, "id": customer_id, "source": source})
             result.created += 1
+            created = True
             # Indexed below, once its phones and e-mails are known.
             known.add(customer_id, _Known(row.incoming, set(), set()), index=False)
         result.customer_ids.append(customer_id)
         customer = known.by_id[customer_id]
+        gained = False  # a phone or e-mail the customer did not have
         for phone in row.phones:
             if phone.e164 in customer.phones:
                 continue
@@ -669,30 +676,30 @@ def _resolve(
                 }
             )
             customer.phones.add(phone.e164)
+            gained = True
         if row.email and row.email not in customer.email_addresses:
             email_rows.append(
                 {
                     "customer_id": customer_id,
                     "address": row.email,
-                    "match_key": normalize.email_key(row.email),
+                    "match_key": row.email_key,
                     "is_primary": not customer.email_addresses,
                     "source": source,
                 }
             )
             customer.email_addresses.add(row.email)
+            gained = True
         if any(row.values.get(name) for name in _ADDRESS_FIELDS):
             later_addresses.append((customer_id, row))
-        if resolve_identity:
+        if resolve_identity and (gained or created):
             # Later rows of the file find this customer by its new phones/e-mails too.
-            merged_incoming = Incoming(
-                **{
-                    **customer.incoming.__dict__,
-                    "phones": frozenset(customer.phones),
-                    "email_keys": customer.incoming.email_keys
-                    | ({normalize.email_key(row.email)} if row.email else set()),
-                }
-            )
-            customer.incoming = merged_incoming
+            # (A new customer's matching view is its row's, which has them already.)
+            if gained and not created:
+                customer.incoming = dataclasses.replace(
+                    customer.incoming,
+                    phones=frozenset(customer.phones),
+                    email_keys=customer.incoming.email_keys | row.incoming.email_keys,
+                )
             known.add(customer_id, customer)
     # Formatted now, while the database may still be inserting the previous chunk.
     now = timezone.now()

@@ -118,6 +118,34 @@ def test_one_file_naming_a_person_twice_makes_one_customer_but_keeps_family_apar
 
 
 @pytest.mark.django_db
+def test_a_number_an_existing_customer_gains_in_the_file_finds_them_later_in_it(
+    world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 1)
+    with tenant_context(world_a.tenant):
+        existing = services.customer_create(
+            tenant=world_a.tenant,
+            actor=world_a.owner,
+            data=services.CustomerInput(
+                first_name="Can", last_name="Demir", emails=["can@example.com"]
+            ),
+        )
+    rows = [
+        "Can Demir;0532 111 22 33;can@example.com;;;;;bilinen e-posta, yeni numara",
+        "CAN DEMİR;05321112233;can.demir@example.com;;;;;yalnız yeni numarasıyla bulunur",
+        "Can Demir;;can.demir@example.com;;;;;yalnız yeni e-postasıyla bulunur",
+    ]
+    result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (result.created, result.matched) == (0, 3)
+    assert result.customer_ids == [existing.pk] * 3
+    with tenant_context(world_a.tenant):
+        assert set(existing.emails.values_list("address", flat=True)) == {
+            "can@example.com",
+            "can.demir@example.com",
+        }
+
+
+@pytest.mark.django_db
 def test_imported_customers_are_numbered_from_the_tenants_counter(
     world_a: TenantWorld, world_b: TenantWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
