@@ -25,4 +25,3 @@ def test_a_value_outside_the_choices_is_shown_as_it_is() -> None:
         assert Interaction(touchpoint="carrier_pigeon").get_touchpoint_display() == (
             "carrier_pigeon"
         )
-        assert Interaction(touchpoint=None).get_touchpoint_display() is None

@@ -269,9 +269,7 @@ def test_a_bad_name_is_a_field_error_not_a_crash(world_a: TenantWorld) -> None:
 @pytest.mark.django_db
 def test_quick_action_forms_offer_the_open_branches_from_cache_too(world_a: TenantWorld) -> None:
     with tenant_context(world_a.tenant):
-        closed = BranchFactory(tenant=world_a.tenant, code="KAP-01", name="Kapalı Şube")
-        closed.is_active = False
-        closed.save()
+        BranchFactory(tenant=world_a.tenant, code="KAP-01", name="Kapalı Şube", is_active=False)
     customer = _create(world_a, first_name="Nur", last_name="Er")
     client = _client(world_a)
     url = reverse("customers:detail", kwargs={"tenant_slug": "alfa", "customer_id": customer.pk})
