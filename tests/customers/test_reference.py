@@ -181,6 +181,7 @@ def test_bench_prints_the_figures_as_json() -> None:
     for key in (
         "page_p50_ms",
         "page_p95_ms",
+        "page_again_p95_ms",
         "page_queries_max",
         "search_p50_ms",
         "search_p95_ms",
