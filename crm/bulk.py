@@ -392,7 +392,7 @@ class WriteBehind:
     carries them, formatted by :func:`rows_payload` beforehand), :meth:`send` sends
     the chunk's inserts in one message without waiting, and :meth:`wait` waits for
     them and commits the chunk. ``send``
-    can first run queries whose rows :meth:`read` returns before the inserts start.
+    can first run queries, whose rows :meth:`read` returns while the inserts run.
     Until ``wait`` the connection must not be used otherwise: libpq refuses a second
     command ("another command is already in progress") rather than mixing them.
 
@@ -412,6 +412,7 @@ class WriteBehind:
         self._in_flight = False  # a message was sent and its results are not all read
         self._reads = 0  # statements of the message in flight whose rows read() returns
         self._began = False  # that message begins with a BEGIN of its own
+        self._pipelined = False  # the message in flight is a pipeline (reads first)
 
     def __enter__(self) -> WriteBehind:
         return self
@@ -451,45 +452,50 @@ class WriteBehind:
         """Send the chunk's inserts; the caller goes on while the database works.
 
         ``reads``: statements (one each, no parameters) to run first, in the chunk's
-        transaction; :meth:`read` returns their rows and then sends the inserts
-        (PostgreSQL only). They go in a message of their own: the server sends a
-        message's last results only when all of it has run."""
+        transaction; :meth:`read` returns their rows (PostgreSQL only). Reads and
+        inserts go in one pipeline, the reads' rows sent back as soon as they are
+        found: the inserts run while the caller reads them and goes on (a message
+        of the simple-query protocol would return them only when all of it had run,
+        and the database would wait for the caller between the two)."""
         if self._atomic is None or self._sent:
             raise RuntimeError("WriteBehind.send outside an open chunk")
         if reads and connection.vendor != "postgresql":
             raise RuntimeError("WriteBehind reads need PostgreSQL")
         self._sent = True
         if reads:
-            self._send(list(reads))
+            self._send_pipelined(list(reads))
             self._reads = len(reads)
         elif self._inserts:
             self._send_inserts()
 
     def read(self) -> list[list[tuple[Any, ...]]]:
-        """The rows of each of :meth:`send`'s ``reads`` (none for a command); then
-        the inserts are sent."""
+        """The rows of each of :meth:`send`'s ``reads`` (none for a command), while
+        the inserts run. A read's error is raised here and the chunk rolled back."""
         from psycopg import pq
         from psycopg.adapt import Transformer
 
         if not self._reads:
             return []
-        self._reads = 0
+        reads, self._reads = self._reads, 0
         pgconn = connection.connection.pgconn
         transformer = Transformer(connection.connection)
         found: list[list[tuple[Any, ...]]] = []
-        with connection.wrap_database_errors:
-            if self._began:
-                _raise_for(pgconn.get_result())  # the BEGIN's
-            while (result := pgconn.get_result()) is not None:
-                _raise_for(result)
-                if result.status == pq.ExecStatus.TUPLES_OK:
-                    transformer.set_pgresult(result)
-                    found.append(transformer.load_rows(0, result.ntuples, tuple))
-                else:
-                    found.append([])
-        self._in_flight = False
-        if self._inserts:
-            self._send_inserts()
+        try:
+            with connection.wrap_database_errors:
+                # In a pipeline each statement's results end with a None.
+                for statement in range(reads + self._began):
+                    rows: list[tuple[Any, ...]] = []
+                    while (result := pgconn.get_result()) is not None:
+                        _raise_for(result)
+                        if result.status == pq.ExecStatus.TUPLES_OK:
+                            transformer.set_pgresult(result)
+                            rows = transformer.load_rows(0, result.ntuples, tuple)
+                    if statement >= self._began:
+                        found.append(rows)
+        except BaseException:
+            # The inserts behind a failed read are skipped: the chunk goes back now.
+            self._roll_back(*sys.exc_info())
+            raise
         return found
 
     def wait(self) -> None:
@@ -526,6 +532,34 @@ class WriteBehind:
         )
         self._inserts = []
 
+    def _send_pipelined(self, reads: list[str]) -> None:
+        """The reads, then the chunk's inserts, in one pipeline: the server runs the
+        inserts straight after the reads and sends the reads' rows at once (a flush
+        request between them), so the caller gets them while the inserts run."""
+        from psycopg import pq
+
+        pgconn = connection.connection.pgconn
+        self._began = pgconn.transaction_status == pq.TransactionStatus.IDLE
+        statements = ["BEGIN"] if self._began else []
+        pgconn.enter_pipeline_mode()
+        self._pipelined = True
+        for statement in [*statements, *reads]:
+            pgconn.send_query_params(statement.encode(), None)
+        pgconn.send_flush_request()
+        if self._inserts:
+            inserts = [
+                "SET CONSTRAINTS ALL IMMEDIATE",
+                *self._inserts,
+                "SET CONSTRAINTS ALL DEFERRED",
+            ]
+            for statement in inserts:
+                pgconn.send_query_params(statement.encode(), None)
+            self._inserts = []
+        pgconn.pipeline_sync()
+        while pgconn.flush():  # non-blocking connection: the rest of the pipeline
+            select.select([], [pgconn.socket], [])
+        self._in_flight = True
+
     def _send(self, statements: list[str]) -> None:
         from psycopg import pq
 
@@ -547,14 +581,31 @@ class WriteBehind:
         """Read every result of the message in flight, then raise its first error."""
         if not self._in_flight:
             return
+        from psycopg import pq
+
         pgconn = connection.connection.pgconn
         error: Exception | None = None
         # Every result is read, even after an error, so that the connection is free.
-        while (result := pgconn.get_result()) is not None:
+        ended = False  # the last result was a statement's end
+        while True:
+            result = pgconn.get_result()
+            if result is None:
+                # In a pipeline a None ends one statement's results; two in a row
+                # mean nothing more will come (a broken connection).
+                if self._pipelined and not ended:
+                    ended = True
+                    continue
+                break
+            ended = False
+            if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                break
             try:
                 _raise_for(result)
             except Exception as failure:
                 error = error or failure
+        if self._pipelined:
+            pgconn.exit_pipeline_mode()
+            self._pipelined = False
         self._in_flight = False
         if error is not None:
             raise error

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -163,7 +163,7 @@ def test_write_behind_reads_first_and_raises_an_insert_error_at_wait(
     world_a: TenantWorld,
 ) -> None:
     if not is_postgres():
-        pytest.skip("the reads travel in PostgreSQL's simple-query messages")
+        pytest.skip("the reads travel in a PostgreSQL pipeline")
     with tenant_context(world_a.tenant):
         customer = CustomerFactory.create(tenant=world_a.tenant)
         Phone.objects.create(tenant=world_a.tenant, customer=customer, e164="+905321112233")
@@ -199,6 +199,25 @@ def test_write_behind_reads_first_and_raises_an_insert_error_at_wait(
             writer.send()
             with pytest.raises(IntegrityError):
                 writer.wait()
+            # Reads and inserts in one pipeline: the reads' rows come back, the
+            # inserts' error at wait.
+            writer.open()
+            writer.add(
+                _written(tenant_id, Phone, [{"customer_id": 10**12, "e164": "+905320000003"}])
+            )
+            writer.send(reads=["SELECT count(*) FROM customers_phone"])
+            assert writer.read() == [[(2,)]]
+            with pytest.raises(IntegrityError):
+                writer.wait()
+            # A read that fails: raised by read(), its chunk's inserts never run.
+            writer.open()
+            writer.add(
+                _written(tenant_id, Phone, [{"customer_id": customer.pk, "e164": "+905320000004"}])
+            )
+            writer.send(reads=["SELECT 1 / 0"])
+            with pytest.raises(DataError):
+                writer.read()
+            writer.wait()  # nothing left to wait for
         # The failed chunks were rolled back, the first one kept, and the connection
         # is free for the next query.
         assert sorted(Phone.objects.values_list("e164", flat=True)) == [
