@@ -506,8 +506,6 @@ class WriteBehind:
         try:
             if self._reads:
                 self.read()
-            if self._sent and self._inserts:  # nothing was read: never sent
-                self._send_inserts()
             with connection.wrap_database_errors:
                 self._drain()
         except BaseException:
@@ -525,57 +523,53 @@ class WriteBehind:
         atomic.__exit__(exc_type, exc, tb)
 
     def _send_inserts(self) -> None:
+        self._send(self._take_inserts())
+
+    def _take_inserts(self) -> list[str]:
+        """The queued inserts as statements to send (none if there are none)."""
+        inserts, self._inserts = self._inserts, []
+        if not inserts:
+            return []
         # Foreign keys are checked as each insert ends, in this message, rather than
         # at the chunk's commit, which waits.
-        self._send(
-            ["SET CONSTRAINTS ALL IMMEDIATE", *self._inserts, "SET CONSTRAINTS ALL DEFERRED"]
-        )
-        self._inserts = []
+        return ["SET CONSTRAINTS ALL IMMEDIATE", *inserts, "SET CONSTRAINTS ALL DEFERRED"]
+
+    def _begin_if_idle(self, pgconn: Any) -> list[str]:
+        from psycopg import pq
+
+        # psycopg begins the chunk's transaction with the first statement it sends
+        # itself; this message may be the first, and does not pass through it.
+        self._began = pgconn.transaction_status == pq.TransactionStatus.IDLE
+        return ["BEGIN"] if self._began else []
+
+    def _flush(self, pgconn: Any) -> None:
+        while pgconn.flush():  # non-blocking connection: the rest of the message
+            select.select([], [pgconn.socket], [])
+        self._in_flight = True
 
     def _send_pipelined(self, reads: list[str]) -> None:
         """The reads, then the chunk's inserts, in one pipeline: the server runs the
         inserts straight after the reads and sends the reads' rows at once (a flush
         request between them), so the caller gets them while the inserts run."""
-        from psycopg import pq
-
         pgconn = connection.connection.pgconn
-        self._began = pgconn.transaction_status == pq.TransactionStatus.IDLE
-        statements = ["BEGIN"] if self._began else []
+        first = [*self._begin_if_idle(pgconn), *reads]
         pgconn.enter_pipeline_mode()
         self._pipelined = True
-        for statement in [*statements, *reads]:
+        for statement in first:
             pgconn.send_query_params(statement.encode(), None)
         pgconn.send_flush_request()
-        if self._inserts:
-            inserts = [
-                "SET CONSTRAINTS ALL IMMEDIATE",
-                *self._inserts,
-                "SET CONSTRAINTS ALL DEFERRED",
-            ]
-            for statement in inserts:
-                pgconn.send_query_params(statement.encode(), None)
-            self._inserts = []
+        for statement in self._take_inserts():
+            pgconn.send_query_params(statement.encode(), None)
         pgconn.pipeline_sync()
-        while pgconn.flush():  # non-blocking connection: the rest of the pipeline
-            select.select([], [pgconn.socket], [])
-        self._in_flight = True
+        self._flush(pgconn)
 
     def _send(self, statements: list[str]) -> None:
-        from psycopg import pq
-
         pgconn = connection.connection.pgconn
-        self._began = False
-        if pgconn.transaction_status == pq.TransactionStatus.IDLE:
-            # psycopg begins the chunk's transaction with the first statement it sends
-            # itself; this message may be the first, and does not pass through it.
-            statements = ["BEGIN", *statements]
-            self._began = True
+        statements = [*self._begin_if_idle(pgconn), *statements]
         # The simple-query protocol runs several statements from one message, in the
         # open transaction, and answers with one result each, in order.
         pgconn.send_query("; ".join(statements).encode())
-        while pgconn.flush():  # non-blocking connection: the rest of the message
-            select.select([], [pgconn.socket], [])
-        self._in_flight = True
+        self._flush(pgconn)
 
     def _drain(self) -> None:
         """Read every result of the message in flight, then raise its first error."""

@@ -218,6 +218,13 @@ def _import_chunks(
                 chunk.lookup = _known_rows_sql(tenant, chunk.parsed)
             yield chunk
 
+    def lookup(chunk: _Chunk) -> list[str]:
+        return [*_LOOKUP_SETTINGS, chunk.lookup] if pipelined else []
+
+    def candidates(chunk: _Chunk) -> list[_KnownRow]:
+        # Sent with writer.send(reads=lookup(chunk)) on PostgreSQL.
+        return writer.read()[-1] if pipelined else _known_rows(tenant, chunk)
+
     chunks = parsed_chunks_with_lookups()
     written = 0  # rows up to this position are committed
     problems_collected = 0
@@ -227,10 +234,10 @@ def _import_chunks(
             reserve_ids(current)
             if pipelined:  # looked up while the next chunk is parsed, as every other
                 writer.open()
-                writer.send(reads=[*_LOOKUP_SETTINGS, current.lookup])
+                writer.send(reads=lookup(current))
         upcoming = next(chunks, None)
         if current is not None and resolve_identity:
-            known.remember(writer.read()[-1] if pipelined else _known_rows(tenant, current))
+            known.remember(candidates(current))
         while current is not None:
             writes = _resolve(tenant, current, known, source, result, resolve_identity)
             writer.wait()  # the previous chunk's inserts, run while this one resolved
@@ -238,16 +245,13 @@ def _import_chunks(
                 progress(written, total)
             writer.open()
             _write(writer, tenant, writes, source)
-            lookups = []
             if upcoming is not None:
                 reserve_ids(upcoming)
-                if pipelined:
-                    lookups = [*_LOOKUP_SETTINGS, upcoming.lookup]
-            writer.send(reads=lookups)
+            writer.send(reads=lookup(upcoming) if upcoming is not None else [])
             written = current.position
             following = next(chunks, None)  # parsed while the database works
             if upcoming is not None and resolve_identity:
-                known.remember(writer.read()[-1] if pipelined else _known_rows(tenant, upcoming))
+                known.remember(candidates(upcoming))
             if len(result.problems) - problems_collected >= PROBLEMS_PER_COLLECTION:
                 # A ValidationError refers to itself: problems leave cycles behind.
                 problems_collected = len(result.problems)
