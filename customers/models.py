@@ -90,6 +90,7 @@ class Customer(TenantOwnedModel):
         blank=True,
         related_name="+",
         verbose_name=_("home branch"),
+        db_index=False,  # customer_home_branch_idx, only the customers that have one
     )
     source = models.CharField(_("source"), max_length=20, choices=Touchpoint.choices, blank=True)
     # Matching key of the display name (Turkish-folded), for search and blocking.
@@ -124,7 +125,20 @@ class Customer(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "name_key"], name="customer_name_key_idx"),
-            models.Index(fields=["tenant", "tax_id"], name="customer_tax_id_idx"),
+            # Partial, like the unique T.C. number's: most customers are people with no
+            # tax number, and an entry per empty value was paid by every insert for a
+            # lookup that never asks for "". A query with a list of numbers says
+            # ``tax_id <> ''`` itself (the planner cannot prove it from a long list).
+            models.Index(
+                fields=["tenant", "tax_id"],
+                condition=~Q(tax_id=""),
+                name="customer_tax_id_given_idx",
+            ),
+            models.Index(
+                fields=["home_branch"],
+                condition=Q(home_branch__isnull=False),
+                name="customer_home_branch_idx",
+            ),
             # Few customers are merged; an index over every customer's NULL was paid
             # by every insert.
             models.Index(
