@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
@@ -242,6 +243,68 @@ def test_write_behind_rolls_back_the_open_chunk_when_the_caller_fails(
             1 / 0  # noqa: B018 (the caller's own error, while the inserts run)
         assert not Phone.objects.exists()
         assert Customer.objects.count() == 1
+
+
+def _poll(check: Any, seconds: float = 10.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _other_sessions_running(text: str) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            " AND state = 'active' AND query LIKE %s",
+            [f"%{text}%"],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_ahead_runs_statements_on_connections_of_its_own_in_the_tenant_scope(
+    world_a: TenantWorld,
+) -> None:
+    if not is_postgres():
+        pytest.skip("the warmer needs PostgreSQL")
+    with tenant_context(world_a.tenant):
+        with bulk.ReadAhead(connections=2) as warmer:
+            assert warmer.offer("SELECT 1") and warmer.offer("SELECT 2")
+            # Both finish at once: their connections are idle again for the next.
+            assert _poll(lambda: warmer.offer("SELECT 3"))
+        with bulk.ReadAhead(connections=2) as warmer:
+            # The warmer's session has the caller's tenant: an advisory lock keyed by it.
+            assert warmer.offer(
+                "SELECT pg_advisory_lock(current_setting('app.tenant_id')::bigint),"
+                " pg_sleep(60) /* warmer one */"
+            )
+            assert warmer.offer("SELECT pg_sleep(60) /* warmer two */")
+            assert not warmer.offer("SELECT 4")  # every connection busy: dropped
+            with connection.cursor() as cursor:
+
+                def tenant_locked() -> list[tuple[int]]:
+                    cursor.execute(
+                        "SELECT objid FROM pg_locks WHERE locktype = 'advisory'"
+                        " AND pid <> pg_backend_pid()"
+                    )
+                    return cursor.fetchall()
+
+                assert _poll(tenant_locked) == [(world_a.tenant.pk,)]
+            assert len(_other_sessions_running("pg_sleep(60) /* warmer")) == 2
+            left = time.monotonic()
+        # Leaving cancels what runs and closes the connections, without waiting it out.
+        assert time.monotonic() - left < 10
+        assert _poll(lambda: not _other_sessions_running("pg_sleep(60) /* warmer"))
+
+
+def test_read_ahead_does_nothing_without_postgresql() -> None:
+    if is_postgres():
+        pytest.skip("the SQLite case")
+    with bulk.ReadAhead(connections=2) as warmer:
+        assert not warmer.offer("SELECT 1")
 
 
 # Any text PostgreSQL stores (it refuses NUL), and NULL.
