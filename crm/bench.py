@@ -61,6 +61,29 @@ def percentiles_ms(samples_s: Iterable[float]) -> dict[str, float]:
     }
 
 
+def database_settings() -> dict[str, str]:
+    """The server the figures were taken on. At a million customers they depend on
+    its buffer pool more than on anything else: with PostgreSQL's default 128 MB it
+    holds nothing of what a run reads, and on a host that drops idle file pages from
+    its own cache (as the machines these benches ran on do) every read is a disk
+    read. See README, "Benchmarks"."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return {"db_server": connection.vendor}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('server_version'), current_setting('shared_buffers'),"
+            " current_setting('effective_cache_size')"
+        )
+        version, shared_buffers, effective_cache_size = cursor.fetchone()
+    return {
+        "db_server": f"PostgreSQL {version.split()[0]}",
+        "db_shared_buffers": shared_buffers,
+        "db_effective_cache_size": effective_cache_size,
+    }
+
+
 def timed(fn: Callable[[], Any]) -> float:
     started = time.perf_counter()
     fn()

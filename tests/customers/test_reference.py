@@ -194,6 +194,12 @@ def test_bench_prints_the_figures_as_json() -> None:
         assert key in figures, key
     assert figures["page_queries_max"] <= 15
     assert figures["import_rows"] >= 100
+    # The server the figures were taken on.
+    if connection.vendor == "postgresql":
+        assert figures["db_server"].startswith("PostgreSQL ")
+        assert figures["db_shared_buffers"].endswith(("kB", "MB", "GB"))
+    else:
+        assert figures["db_server"] == "sqlite"
     # The import was rolled back: the tenant keeps its size.
     with tenant_context(tenant):
         assert Customer.objects.count() == SIZE["customers"]

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crm.bench import BenchOptions, benchmarks
+from crm.bench import BenchOptions, benchmarks, database_settings
 from crm.models import Tenant
 from crm.tenancy import tenant_context
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         bench_options = BenchOptions(repeat=max(1, options["repeat"]), seed=options["seed"])
         with tenant_context(tenant_obj):
             figures = known[area](tenant_obj, bench_options)
-        figures = {"area": area, "tenant": tenant_obj.slug, **figures}
+        figures = {"area": area, "tenant": tenant_obj.slug, **figures, **database_settings()}
         if options["json"]:
             self.stdout.write(json.dumps(figures, ensure_ascii=False, default=str))
             return
