@@ -725,23 +725,30 @@ class ReadAhead:
         if not self._opened:
             self._open()
         for wrapper in list(self._busy):
-            if self._finished(wrapper):
+            try:
+                finished = self._finished(wrapper)
+            except Exception:  # a broken warmer is dropped, not retried
+                self._busy.remove(wrapper)
+                with contextlib.suppress(Exception):
+                    wrapper.close()
+                continue
+            if finished:
                 self._busy.remove(wrapper)
                 self._idle.append(wrapper)
-        if not self._idle:
-            return False
-        wrapper = self._idle.pop()
-        try:
-            pgconn = wrapper.connection.pgconn
-            pgconn.send_query(statement.encode())
-            while pgconn.flush():  # a non-blocking connection: the rest of the query
-                select.select([], [pgconn.socket], [])
-        except Exception:
-            with contextlib.suppress(Exception):
-                wrapper.close()  # a broken warmer is dropped, not retried
-            return False
-        self._busy.append(wrapper)
-        return True
+        while self._idle:
+            wrapper = self._idle.pop()
+            try:
+                pgconn = wrapper.connection.pgconn
+                pgconn.send_query(statement.encode())
+                while pgconn.flush():  # a non-blocking connection: the rest of the query
+                    select.select([], [pgconn.socket], [])
+            except Exception:
+                with contextlib.suppress(Exception):
+                    wrapper.close()  # a broken warmer is dropped, not retried
+                continue
+            self._busy.append(wrapper)
+            return True
+        return False
 
     def _open(self) -> None:
         from django.db import DEFAULT_DB_ALIAS, connections

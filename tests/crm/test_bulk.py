@@ -300,6 +300,21 @@ def test_read_ahead_runs_statements_on_connections_of_its_own_in_the_tenant_scop
         assert _poll(lambda: not _other_sessions_running("pg_sleep(60) /* warmer"))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_read_ahead_drops_a_connection_that_broke(world_a: TenantWorld) -> None:
+    if not is_postgres():
+        pytest.skip("the warmer needs PostgreSQL")
+    with tenant_context(world_a.tenant), bulk.ReadAhead(connections=2) as warmer:
+        assert warmer.offer("SELECT pg_sleep(60) /* broken warmer */")
+        pids = _poll(lambda: _other_sessions_running("pg_sleep(60) /* broken warmer"))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pids[0]])
+        # The other connection takes the next statements; the broken one is gone.
+        assert warmer.offer("SELECT 1")
+        assert _poll(lambda: warmer.offer("SELECT pg_sleep(60) /* broken warmer */"))
+        assert not warmer.offer("SELECT 3")  # the one left is busy
+
+
 def test_read_ahead_does_nothing_without_postgresql() -> None:
     if is_postgres():
         pytest.skip("the SQLite case")
