@@ -682,7 +682,7 @@ class ReadAhead:
     An import looks up each chunk's candidates (:class:`WriteBehind` reads) and then
     inserts into the same indexes. On a server whose caches have gone cold those
     lookups are random page reads, one after the other, on the load's connection:
-    at a million customers, more than half of a 20,000-row import's time. Offered
+    at a million customers, about half of a 20,000-row import's time. Offered
     here as soon as a chunk is parsed, a lookup runs while the load's connection is
     still busy with the chunks before, and the load's own lookup later finds its
     pages read.
@@ -690,8 +690,8 @@ class ReadAhead:
     Only a warmer: the rows are read and dropped, and the load's connection still
     runs every statement itself, in its own transaction (these connections see only
     committed rows, which is all a warmer needs). A statement offered while every
-    connection is busy is dropped rather than queued, so the warmer never falls
-    behind the load. The connections are opened at the first offer (a load of one
+    connection is busy is dropped rather than queued, so the warmers never pile up
+    work the load has already done. The connections are opened at the first offer (a load of one
     chunk opens none). PostgreSQL only; elsewhere, or when a connection cannot be
     opened, it does less or nothing. Use as a context manager: leaving it cancels
     what is still running and closes the connections.
