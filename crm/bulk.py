@@ -691,14 +691,11 @@ class ReadAhead:
     runs every statement itself, in its own transaction (these connections see only
     committed rows, which is all a warmer needs). A statement offered while every
     connection is busy is dropped rather than queued, so the warmers never pile up
-    work the load has already done. The connections are opened at the first offer (a load of one
-    chunk opens none). PostgreSQL only; elsewhere, or when a connection cannot be
-    opened, it does less or nothing. Use as a context manager: leaving it cancels
-    what is still running and closes the connections.
+    work the load has already done. The connections are opened at the first offer
+    (a load of one chunk opens none). PostgreSQL only; elsewhere, or when a
+    connection cannot be opened, it does less or nothing. Use as a context manager:
+    leaving it cancels what is still running and closes the connections.
     """
-
-    # Per connection: the planner's choices for the loads' lookups (see the import).
-    SETTINGS = ("SET jit = off", "SET max_parallel_workers_per_gather = 0")
 
     def __init__(self, connections: int = 2) -> None:
         self.size = connections if connection.vendor == "postgresql" else 0
@@ -719,9 +716,11 @@ class ReadAhead:
                 wrapper.close()
         self._idle, self._busy = [], []
 
-    def offer(self, statement: str) -> bool:
-        """Start ``statement`` (one, no parameters) on an idle connection; False if
-        none was idle (or there are none)."""
+    def offer(self, statements: Sequence[str]) -> bool:
+        """Start ``statements`` (no parameters; the same a :class:`WriteBehind` read
+        takes) on an idle connection; False if none was idle (or there are none).
+        They run in one transaction of their own, so ``SET LOCAL`` applies to the
+        ones after it, as it does in the load's chunk."""
         if not self._opened:
             self._open()
         for wrapper in list(self._busy):
@@ -739,7 +738,7 @@ class ReadAhead:
             wrapper = self._idle.pop()
             try:
                 pgconn = wrapper.connection.pgconn
-                pgconn.send_query(statement.encode())
+                pgconn.send_query("; ".join(statements).encode())
                 while pgconn.flush():  # a non-blocking connection: the rest of the query
                     select.select([], [pgconn.socket], [])
             except Exception:
@@ -760,9 +759,6 @@ class ReadAhead:
                 # Opening it runs crm.tenancy's connection hook: the tenant scope in
                 # force applies here too, so row-level security reads the same rows.
                 wrapper.ensure_connection()
-                with wrapper.cursor() as cursor:
-                    for setting in self.SETTINGS:
-                        cursor.execute(setting)
             except Exception:
                 with contextlib.suppress(Exception):
                     wrapper.close()

@@ -221,7 +221,7 @@ def _import_chunks(
                 chunk.lookup = _known_rows_sql(tenant, chunk.parsed)
                 if number:  # the first is looked up at once anyway
                     # Its pages read while this connection inserts the chunks before.
-                    read_ahead.offer(chunk.lookup)
+                    read_ahead.offer(lookup(chunk))
             yield chunk
 
     def lookup(chunk: _Chunk) -> list[str]:

@@ -272,17 +272,25 @@ def test_read_ahead_runs_statements_on_connections_of_its_own_in_the_tenant_scop
         pytest.skip("the warmer needs PostgreSQL")
     with tenant_context(world_a.tenant):
         with bulk.ReadAhead(connections=2) as warmer:
-            assert warmer.offer("SELECT 1") and warmer.offer("SELECT 2")
+            assert warmer.offer(["SELECT 1"]) and warmer.offer(["SELECT 2"])
             # Both finish at once: their connections are idle again for the next.
-            assert _poll(lambda: warmer.offer("SELECT 3"))
+            assert _poll(lambda: warmer.offer(["SELECT 3"]))
         with bulk.ReadAhead(connections=2) as warmer:
             # The warmer's session has the caller's tenant: an advisory lock keyed by it.
             assert warmer.offer(
-                "SELECT pg_advisory_lock(current_setting('app.tenant_id')::bigint),"
-                " pg_sleep(60) /* warmer one */"
+                [
+                    "SELECT pg_advisory_lock(current_setting('app.tenant_id')::bigint),"
+                    " pg_sleep(60) /* warmer one */"
+                ]
             )
-            assert warmer.offer("SELECT pg_sleep(60) /* warmer two */")
-            assert not warmer.offer("SELECT 4")  # every connection busy: dropped
+            # Several statements run in one transaction: SET LOCAL holds for the next.
+            assert warmer.offer(
+                [
+                    "SET LOCAL application_name = 'warmer two'",
+                    "SELECT pg_sleep(60) /* warmer two */",
+                ]
+            )
+            assert not warmer.offer(["SELECT 4"])  # every connection busy: dropped
             with connection.cursor() as cursor:
 
                 def tenant_locked() -> list[tuple[int]]:
@@ -294,6 +302,13 @@ def test_read_ahead_runs_statements_on_connections_of_its_own_in_the_tenant_scop
 
                 assert _poll(tenant_locked) == [(world_a.tenant.pk,)]
             assert len(_other_sessions_running("pg_sleep(60) /* warmer")) == 2
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT application_name FROM pg_stat_activity WHERE query LIKE %s"
+                    " AND pid <> pg_backend_pid()",
+                    ["%/* warmer two */%"],
+                )
+                assert cursor.fetchall() == [("warmer two",)]
             left = time.monotonic()
         # Leaving cancels what runs and closes the connections, without waiting it out.
         assert time.monotonic() - left < 10
@@ -305,21 +320,21 @@ def test_read_ahead_drops_a_connection_that_broke(world_a: TenantWorld) -> None:
     if not is_postgres():
         pytest.skip("the warmer needs PostgreSQL")
     with tenant_context(world_a.tenant), bulk.ReadAhead(connections=2) as warmer:
-        assert warmer.offer("SELECT pg_sleep(60) /* broken warmer */")
+        assert warmer.offer(["SELECT pg_sleep(60) /* broken warmer */"])
         pids = _poll(lambda: _other_sessions_running("pg_sleep(60) /* broken warmer"))
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pids[0]])
         # The other connection takes the next statements; the broken one is gone.
-        assert warmer.offer("SELECT 1")
-        assert _poll(lambda: warmer.offer("SELECT pg_sleep(60) /* broken warmer */"))
-        assert not warmer.offer("SELECT 3")  # the one left is busy
+        assert warmer.offer(["SELECT 1"])
+        assert _poll(lambda: warmer.offer(["SELECT pg_sleep(60) /* broken warmer */"]))
+        assert not warmer.offer(["SELECT 3"])  # the one left is busy
 
 
 def test_read_ahead_does_nothing_without_postgresql() -> None:
     if is_postgres():
         pytest.skip("the SQLite case")
     with bulk.ReadAhead(connections=2) as warmer:
-        assert not warmer.offer("SELECT 1")
+        assert not warmer.offer(["SELECT 1"])
 
 
 # Any text PostgreSQL stores (it refuses NUL), and NULL.
