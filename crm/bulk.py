@@ -270,6 +270,7 @@ def rows_payload(
     now: Any,
     with_ids: bool = False,
     computed: dict[str, str] | None = None,
+    when_null: dict[str, str] | None = None,
     with_sql: str = "",
 ) -> RowsPayload:
     """``rows`` (dicts keyed by column name, ``attname``) formatted for
@@ -277,11 +278,13 @@ def rows_payload(
     model default; ``tenant_id``, ``created_at`` and ``updated_at`` are set here; the
     id is the database's unless ``with_ids``.
 
-    PostgreSQL only: ``computed`` gives columns an SQL expression instead of a value;
-    it may use ``incoming.n``, the row's position from 1, and what ``with_sql`` (a
-    ``WITH`` clause put before the ``INSERT``) defines."""
+    PostgreSQL only: ``computed`` gives columns an SQL expression instead of a value,
+    and ``when_null`` gives one for the rows whose value of that column is None. Both
+    may use ``incoming.n``, the row's position from 1, ``incoming.<attname>``, its
+    value of another column, and what ``with_sql`` (a ``WITH`` clause put before the
+    ``INSERT``) defines."""
     if connection.vendor != "postgresql":
-        if computed or with_sql:
+        if computed or when_null or with_sql:
             raise ValueError("computed columns need PostgreSQL")
         table, columns, values = _row_values(
             model, rows, tenant_id=tenant_id, now=now, with_ids=with_ids
@@ -319,8 +322,16 @@ def rows_payload(
         arrays.append(
             f"{array_literal(column)}::{varying_field.db_type(connection)}[]",
         )
-    names = [f"c{position}" for position in range(len(varying))]
-    selected = [f"incoming.{name}" for name in names]
+    when_null = when_null or {}
+    if set(when_null) - {f.attname for f in varying}:
+        raise ValueError("when_null names a column no row gives")
+    names = [quote(f.attname) for f in varying]
+    selected = [
+        f"coalesce(incoming.{name}, {when_null[f.attname]})"
+        if f.attname in when_null
+        else f"incoming.{name}"
+        for name, f in zip(names, varying, strict=True)
+    ]
     selected += [literal(f) for f in shared]
     selected += list(computed.values())
     columns = ", ".join(quote(f.column) for f in [*varying, *shared])

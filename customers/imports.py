@@ -414,6 +414,9 @@ class _Known:
     incoming: Incoming
     phones: set[str]
     email_addresses: set[str]
+    # False: the customer may have phones and e-mails besides these (a lookup
+    # brings only those sharing a key with the file's rows).
+    complete: bool = True
 
 
 class _KnownCustomers:
@@ -432,13 +435,25 @@ class _KnownCustomers:
             self.index[key].add(customer_id)
 
     def remember(self, rows: list[_KnownRow]) -> None:
-        """Add the customers of a lookup that the import does not know yet (the
-        ones it created or touched are newer in memory than in the database)."""
+        """Add the customers of a lookup that the import does not know yet, and what
+        it found of those it knows: a lookup brings the phones and e-mails that share
+        a key with its chunk (the ones the import created or touched are newer in
+        memory than in the database, and only ever gain)."""
         for (
             customer_id, kind, first_name, last_name, trade_name, tckn, tax_id, birth_date,
-            phones, addresses, email_keys,
+            phones, addresses, email_keys, complete,
         ) in rows:  # fmt: skip
-            if customer_id in self.by_id:
+            known = self.by_id.get(customer_id)
+            if known is not None:
+                if not set(phones) <= known.phones or not set(addresses) <= known.email_addresses:
+                    known.phones.update(phones)
+                    known.email_addresses.update(addresses)
+                    known.incoming = dataclasses.replace(
+                        known.incoming,
+                        phones=frozenset(known.phones),
+                        email_keys=known.incoming.email_keys | frozenset(email_keys),
+                    )
+                    self.add(customer_id, known)
                 continue
             incoming = selectors.incoming_from_values(
                 kind=kind,
@@ -451,7 +466,7 @@ class _KnownCustomers:
                 phones=phones,
                 email_keys=email_keys,
             )
-            self.add(customer_id, _Known(incoming, set(phones), set(addresses)))
+            self.add(customer_id, _Known(incoming, set(phones), set(addresses), complete))
 
     def candidates(self, incoming: Incoming) -> set[int]:
         found: set[int] = set()
@@ -476,9 +491,11 @@ def _keys(incoming: Incoming) -> Iterator[tuple[str, str]]:
 
 # What identity resolution needs of a candidate customer, one row each:
 # id, kind, first_name, last_name, trade_name, tckn, tax_id, birth_date,
-# phones (E.164), e-mail addresses, e-mail match keys. The customer's own phones and
-# e-mails only: a contact person's lead to the company but are not its own.
-_KnownRow = tuple[int, str, str, str, str, str, str, Any, list[str], list[str], list[str]]
+# phones (E.164), e-mail addresses, e-mail match keys, and whether those are all the
+# customer has or only the ones that share a key with the chunk (_known_rows_sql).
+# The customer's own phones and e-mails only: a contact person's lead to the company
+# but are not its own.
+_KnownRow = tuple[int, str, str, str, str, str, str, Any, list[str], list[str], list[str], bool]
 
 
 def _lookup_keys(rows: list[_ParsedRow | None]) -> dict[str, set[str]]:
@@ -508,6 +525,14 @@ def _known_rows_sql(tenant: Tenant, rows: list[_ParsedRow | None]) -> str:
     ``rows``, as _KnownRow. The values are inlined as quoted literals so that the
     query can travel in crm.bulk.WriteBehind's message, which takes no parameters.
 
+    A candidate's phones and e-mails are only those the probes by the rows' numbers
+    and e-mail keys found (from phone_e164_idx and email_key_idx alone), not all of
+    its own: reading those took one more index page per candidate for each, four in
+    ten of the pages a lookup read on a cold server. Identity resolution needs no
+    more (a score counts only what a row and a candidate share, and a row's own
+    phones and e-mails are among the probed ones); whether a customer had a phone or
+    e-mail before is asked by the insert that gives it one (_resolve).
+
     The T.C. and tax numbers' conditions repeat the predicates of their partial
     indexes (customer_tckn_unique_per_tenant, customer_tax_id_given_idx): the planner
     cannot prove them from a list of more than 100 values, and without it read every
@@ -522,17 +547,25 @@ def _known_rows_sql(tenant: Tenant, rows: list[_ParsedRow | None]) -> str:
 
     query = sql.SQL(
         """
+        WITH phone_hits AS (
+            SELECT customer_id, e164, contact_person_id IS NULL AS own FROM {phone}
+            WHERE tenant_id = {tenant} AND e164 = ANY({phones})
+        ), email_hits AS (
+            SELECT customer_id, address, match_key, contact_person_id IS NULL AS own
+            FROM {email} WHERE tenant_id = {tenant} AND match_key = ANY({emails})
+        ), own_phones AS (
+            SELECT customer_id, array_agg(e164) AS numbers FROM phone_hits WHERE own
+            GROUP BY customer_id
+        ), own_emails AS (
+            SELECT customer_id, array_agg(address) AS addresses, array_agg(match_key) AS keys
+            FROM email_hits WHERE own GROUP BY customer_id
+        )
         SELECT c.id, c.kind, c.first_name, c.last_name, c.trade_name, c.tckn, c.tax_id,
-               c.birth_date,
-               ARRAY(SELECT p.e164 FROM {phone} p WHERE p.tenant_id = {tenant}
-                     AND p.customer_id = c.id AND p.contact_person_id IS NULL),
-               coalesce(e.addresses, '{{}}'), coalesce(e.keys, '{{}}')
+               c.birth_date, coalesce(p.numbers, '{{}}'), coalesce(e.addresses, '{{}}'),
+               coalesce(e.keys, '{{}}'), false
         FROM {customer} c
-        LEFT JOIN LATERAL (
-            SELECT array_agg(address) AS addresses, array_agg(match_key) AS keys
-            FROM {email} WHERE tenant_id = {tenant}
-                AND customer_id = c.id AND contact_person_id IS NULL
-        ) e ON true
+        LEFT JOIN own_phones p ON p.customer_id = c.id
+        LEFT JOIN own_emails e ON e.customer_id = c.id
         WHERE c.tenant_id = {tenant} AND c.merged_into_id IS NULL AND c.id IN (
             SELECT id FROM {customer} WHERE tenant_id = {tenant} AND tckn = ANY({tckn})
                 AND tckn <> '' AND merged_into_id IS NULL
@@ -540,10 +573,9 @@ def _known_rows_sql(tenant: Tenant, rows: list[_ParsedRow | None]) -> str:
             SELECT id FROM {customer} WHERE tenant_id = {tenant} AND tax_id = ANY({tax_id})
                 AND tax_id <> ''
             UNION ALL
-            SELECT customer_id FROM {phone} WHERE tenant_id = {tenant} AND e164 = ANY({phones})
+            SELECT customer_id FROM phone_hits
             UNION ALL
-            SELECT customer_id FROM {email} WHERE tenant_id = {tenant}
-                AND match_key = ANY({emails}))
+            SELECT customer_id FROM email_hits)
         """
     ).format(
         customer=table(Customer),
@@ -604,6 +636,7 @@ def _known_rows(tenant: Tenant, chunk: _Chunk) -> list[_KnownRow]:
             phones[customer[0]],
             [address for address, _key in emails[customer[0]]],
             [key for _address, key in emails[customer[0]]],
+            True,
         )
         for customer in active.filter(pk__any_of=ids).values_list(
             "pk", "kind", "first_name", "last_name", "trade_name", "tckn", "tax_id", "birth_date"
@@ -687,7 +720,7 @@ def _resolve(
                     "customer_id": customer_id,
                     "e164": phone.e164,
                     "is_mobile": phone.is_mobile,
-                    "is_primary": not customer.phones,
+                    "is_primary": _first(customer.phones, customer.complete),
                     "source": source,
                 }
             )
@@ -699,7 +732,7 @@ def _resolve(
                     "customer_id": customer_id,
                     "address": row.email,
                     "match_key": row.email_key,
-                    "is_primary": not customer.email_addresses,
+                    "is_primary": _first(customer.email_addresses, customer.complete),
                     "source": source,
                 }
             )
@@ -720,7 +753,17 @@ def _resolve(
     # Formatted now, while the database may still be inserting the previous chunk.
     now = timezone.now()
     payloads = [
-        bulk.rows_payload(model, model_rows, tenant_id=tenant.pk, now=now)
+        bulk.rows_payload(
+            model,
+            model_rows,
+            tenant_id=tenant.pk,
+            now=now,
+            when_null=(
+                {"is_primary": _has_none_sql(model, tenant)}
+                if any(row["is_primary"] is None for row in model_rows)
+                else None
+            ),
+        )
         for model, model_rows in ((Phone, phone_rows), (Email, email_rows))
     ]
     if new_customers and connection.vendor == "postgresql":
@@ -737,6 +780,25 @@ def _resolve(
         )
         return _ChunkWrites(now, [], [customers_payload, *payloads], later_addresses)
     return _ChunkWrites(now, new_customers, payloads, later_addresses)
+
+
+def _first(known: set[str], complete: bool) -> bool | None:
+    """Whether a customer's next phone (or e-mail) is its first, so its primary one:
+    None when only the database can say (it had none the import knows of, but the
+    import knows only those that shared a key with the file's rows)."""
+    if known:
+        return False
+    return True if complete else None
+
+
+def _has_none_sql(model: type[Phone] | type[Email], tenant: Tenant) -> str:
+    """For crm.bulk.rows_payload's when_null: whether the row's customer had no phone
+    (or e-mail) of its own before the insert (which sees none of the rows it adds)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {connection.ops.quote_name(model._meta.db_table)} own"  # noqa: S608
+        f" WHERE own.customer_id = incoming.customer_id AND own.contact_person_id IS NULL"
+        f" AND own.tenant_id = {int(tenant.pk)})"
+    )
 
 
 def _write(writer: bulk.WriteBehind, tenant: Tenant, writes: _ChunkWrites, source: str) -> None:

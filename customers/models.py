@@ -270,12 +270,13 @@ class Phone(ContactPoint):
             # Pattern operators: the index answers "= …" and "starts with …" (search as
             # you type) alike, in any database collation.
             # Covering the customer: a lookup by number (import, search, the
-            # counter's check) reads no phone row (migration 0015).
+            # counter's check) reads no phone row (migration 0015); and the contact
+            # person, so the import tells a customer's own numbers apart (0017).
             models.Index(
                 fields=["tenant", "e164"],
                 name="phone_e164_idx",
                 opclasses=["int8_ops", "varchar_pattern_ops"],
-                include=["customer"],
+                include=["customer", "contact_person"],
             ),
             models.Index(
                 fields=["contact_person"],
@@ -317,9 +318,11 @@ class Email(ContactPoint):
     class Meta:
         ordering = ["-is_primary", "created_at"]
         indexes = [
-            # Covering the customer, as phone_e164_idx.
+            # Covering as phone_e164_idx, and the address the import compares.
             models.Index(
-                fields=["tenant", "match_key"], name="email_key_idx", include=["customer"]
+                fields=["tenant", "match_key"],
+                name="email_key_idx",
+                include=["customer", "contact_person", "address"],
             ),
             models.Index(
                 fields=["tenant", "address"],

@@ -159,6 +159,43 @@ def test_write_behind_stores_every_kind_of_value_and_commits_each_chunk(
         assert second.source == ""
 
 
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_a_value_left_none_is_what_when_null_says_and_may_use_the_rows_values(
+    world_a: TenantWorld,
+) -> None:
+    with tenant_context(world_a.tenant):
+        customer = CustomerFactory.create(tenant=world_a.tenant)
+        rows = [
+            {"customer_id": customer.pk, "e164": "+905321112233", "is_primary": None},
+            {"customer_id": customer.pk, "e164": "+905321112234", "is_primary": True},
+            {"customer_id": customer.pk, "e164": "+905321112235", "is_primary": False},
+        ]
+        # True when the number ends in 3, from the row's own e164.
+        when_null = {"is_primary": "right(incoming.e164, 1) = '3'"}
+        payload = bulk.rows_payload(
+            Phone, rows, tenant_id=world_a.tenant.pk, now=timezone.now(), when_null=when_null
+        )
+        with bulk.WriteBehind(tenant_id=world_a.tenant.pk) as writer:
+            writer.open()
+            writer.add(payload)
+            writer.send()
+        assert list(Phone.objects.order_by("e164").values_list("is_primary", flat=True)) == [
+            True,
+            True,
+            False,
+        ]
+        # A column no row gives takes its default; an expression for it would be lost.
+        with pytest.raises(ValueError, match="no row gives"):
+            bulk.rows_payload(
+                Phone,
+                [{"customer_id": customer.pk, "e164": "+905321112236"}],
+                tenant_id=world_a.tenant.pk,
+                now=timezone.now(),
+                when_null=when_null,
+            )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_write_behind_reads_first_and_raises_an_insert_error_at_wait(
     world_a: TenantWorld,

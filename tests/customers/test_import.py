@@ -22,6 +22,7 @@ from crm.models import Job
 from crm.tenancy import tenant_context
 from customers import activity_imports, imports, services
 from customers.models import Customer, Email, Phone
+from tests import factories
 from tests.conftest import TenantWorld
 
 HEADER = "Ad Soyad;GSM;E-posta;TC Kimlik No;Doğum Tarihi;İl;Adres;Not\n"
@@ -143,6 +144,119 @@ def test_a_number_an_existing_customer_gains_in_the_file_finds_them_later_in_it(
             "can@example.com",
             "can.demir@example.com",
         }
+
+
+@pytest.mark.django_db
+def test_a_phone_or_email_an_existing_customer_gains_is_primary_only_if_it_had_none(
+    world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The import knows of an existing customer only the phones and e-mails that
+    # share a key with the file's rows; whether one it adds is the customer's first
+    # is the database's to say. One row a chunk: later chunks bring more of what
+    # the customer has.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 1)
+
+    def existing(first: str, last: str, phones: list[str], emails: list[str]) -> Customer:
+        data = services.CustomerInput(
+            first_name=first, last_name=last, phones=phones, emails=emails
+        )
+        return services.customer_create(tenant=world_a.tenant, actor=world_a.owner, data=data)
+
+    with tenant_context(world_a.tenant):
+        can = existing("Can", "Demir", ["0532 111 22 33"], ["can@example.com"])
+        ece = existing("Ece", "Tan", ["0532 444 55 66"], [])
+    rows = [
+        "Can Demir;0532 111 22 33;can.demir@ornek.com.tr;;;;;e-postası var, bilinmiyor",
+        "Ece Tan;0532 444 55 66;ece@example.com;;;;;ilk e-postası",
+        "Ece Tan;0532 777 88 99;ece@example.com;;;;;ikinci numarası",
+        "Can Demir;;can@example.com;;;;;kayıtlı e-postası, yeniden eklenmez",
+    ]
+    result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (result.created, result.matched, result.problems) == (0, 4, [])
+    assert result.customer_ids == [can.pk, ece.pk, ece.pk, can.pk]
+    with tenant_context(world_a.tenant):
+        assert sorted(can.emails.values_list("address", "is_primary")) == [
+            ("can.demir@ornek.com.tr", False),
+            ("can@example.com", True),
+        ]
+        assert list(ece.emails.values_list("address", "is_primary")) == [("ece@example.com", True)]
+        assert sorted(ece.phones.values_list("e164", "is_primary")) == [
+            ("+905324445566", True),
+            ("+905327778899", False),
+        ]
+
+
+@pytest.mark.django_db
+def test_phones_a_customer_gains_twice_in_one_chunk_make_one_primary(
+    world_a: TenantWorld,
+) -> None:
+    with tenant_context(world_a.tenant):
+        oya, nur = (
+            services.customer_create(
+                tenant=world_a.tenant,
+                actor=world_a.owner,
+                data=services.CustomerInput(
+                    first_name=first, last_name=last, phones=phones, emails=[email]
+                ),
+            )
+            for first, last, phones, email in (
+                ("Oya", "Gün", ["0532 999 00 11"], "oya@example.com"),
+                ("Nur", "Su", [], "nur@example.com"),
+            )
+        )
+    rows = [
+        "Oya Gün;0533 000 00 01;oya@example.com;;;;;",
+        "Oya Gün;0533 000 00 02;oya@example.com;;;;;",
+        "Nur Su;0533 000 00 03;nur@example.com;;;;;",
+        "Nur Su;0533 000 00 04;nur@example.com;;;;;",
+    ]
+    result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert (result.created, result.matched) == (0, 4)
+    with tenant_context(world_a.tenant):
+        assert sorted(oya.phones.values_list("e164", "is_primary")) == [
+            ("+905329990011", True),
+            ("+905330000001", False),
+            ("+905330000002", False),
+        ]
+        assert sorted(nur.phones.values_list("e164", "is_primary")) == [
+            ("+905330000003", True),
+            ("+905330000004", False),
+        ]
+
+
+@pytest.mark.django_db
+def test_a_contact_persons_number_is_not_the_companys_own(world_a: TenantWorld) -> None:
+    # The number leads the lookup to the company, but counts as shared only if it
+    # is the company's own: a trade name alone is not enough to link the row.
+    with tenant_context(world_a.tenant):
+        company = factories.CompanyFactory.create(
+            tenant=world_a.tenant, trade_name="Acar Makina A.Ş."
+        )
+        contact = factories.ContactPersonFactory.create(tenant=world_a.tenant, company=company)
+        factories.PhoneFactory.create(
+            tenant=world_a.tenant, customer=company, contact_person=contact, e164="+905321234567"
+        )
+        own = factories.CompanyFactory.create(tenant=world_a.tenant, trade_name="Acar Makina A.Ş.")
+        factories.PhoneFactory.create(tenant=world_a.tenant, customer=own, e164="+905329876543")
+    table = _table(
+        "Unvan;Telefon\nAcar Makina A.Ş.;0532 123 45 67\nAcar Makina A.Ş.;0532 987 65 43\n"
+    )
+    with tenant_context(world_a.tenant):
+        result = imports.customers_import(
+            tenant=world_a.tenant,
+            actor=world_a.owner,
+            table=table,
+            mapping={"Unvan": "trade_name", "Telefon": "phone"},
+        )
+    assert (result.created, result.matched) == (1, 1)
+    assert result.customer_ids[1] == own.pk
+    assert result.customer_ids[0] not in (company.pk, own.pk)
+    with tenant_context(world_a.tenant):
+        assert list(
+            Phone.objects.filter(customer_id=result.customer_ids[0]).values_list(
+                "e164", "contact_person", "is_primary"
+            )
+        ) == [("+905321234567", None, True)]
 
 
 @pytest.mark.django_db
@@ -533,3 +647,6 @@ def test_the_candidate_lookup_reads_indexes_for_a_chunk_of_any_size(world_a: Ten
         plan = "\n".join(line for (line,) in cursor.fetchall())
     assert "Seq Scan" not in plan, plan
     assert "customer_tckn_unique_per_tenant" in plan
+    # A candidate's numbers and e-mails come from the probes by key, not read again
+    # from its own (which index the probes use depends on the table's size).
+    assert "once_per_owner" not in plan, plan
