@@ -731,7 +731,12 @@ class ReadAhead:
         """Start ``statements`` (no parameters; the same a :class:`WriteBehind` read
         takes) on an idle connection; False if none was idle (or there are none).
         They run in one transaction of their own, so ``SET LOCAL`` applies to the
-        ones after it, as it does in the load's chunk."""
+        ones after it, as it does in the load's chunk.
+
+        Their results are read only when a later offer looks for an idle connection:
+        a statement that returns many rows stops when the socket is full, with its
+        pages half read. Offer one that returns little (``SELECT count(*) FROM
+        (…)``)."""
         if not self._opened:
             self._open()
         for wrapper in list(self._busy):

@@ -221,7 +221,7 @@ def _import_chunks(
                 chunk.lookup = _known_rows_sql(tenant, chunk.parsed)
                 if number:  # the first is looked up at once anyway
                     # Its pages read while this connection inserts the chunks before.
-                    read_ahead.offer(lookup(chunk))
+                    read_ahead.offer(_warming(chunk))
             yield chunk
 
     def lookup(chunk: _Chunk) -> list[str]:
@@ -269,6 +269,14 @@ def _import_chunks(
                 bulk.collect_young()
             current, upcoming = upcoming, following
     return written
+
+
+def _warming(chunk: _Chunk) -> list[str]:
+    """The chunk's lookup as a crm.bulk.ReadAhead warmer runs it: counted, not
+    returned. A warmer's results are read only when the next statement is offered;
+    thousands of candidate rows filled the socket, and the server stopped reading
+    pages until then (most offers found both warmers still busy)."""
+    return [*_LOOKUP_SETTINGS, f"SELECT count(*) FROM ({chunk.lookup}) AS candidates"]  # noqa: S608
 
 
 @dataclass

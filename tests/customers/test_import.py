@@ -650,3 +650,38 @@ def test_the_candidate_lookup_reads_indexes_for_a_chunk_of_any_size(world_a: Ten
     # A candidate's numbers and e-mails come from the probes by key, not read again
     # from its own (which index the probes use depends on the table's size).
     assert "once_per_owner" not in plan, plan
+
+
+SURNAMES = ["Kaya", "Demir", "Şahin", "Çelik", "Yıldız", "Aydın"]
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_the_warmers_are_offered_each_later_chunks_lookup_counted_not_returned(
+    world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A warmer reads its results only when offered the next statement: rows it
+    # returned would fill the socket and stop the server reading pages.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    offered: list[list[str]] = []
+    monkeypatch.setattr(
+        bulk.ReadAhead, "offer", lambda self, statements: offered.append(list(statements))
+    )
+    with tenant_context(world_a.tenant):
+        for n, surname in enumerate(SURNAMES):
+            services.customer_create(
+                tenant=world_a.tenant,
+                actor=world_a.owner,
+                data=services.CustomerInput(
+                    first_name="Ada", last_name=surname, phones=[f"0532 100 00 0{n}"]
+                ),
+            )
+    rows = [f"Ada {surname};0532 100 00 0{n};;;;;;" for n, surname in enumerate(SURNAMES)]
+    result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert result.matched == 6
+    assert len(offered) == 2  # the second and third chunks; the first is looked up at once
+    with tenant_context(world_a.tenant), connection.cursor() as cursor:
+        for statements in offered:
+            for statement in statements:
+                cursor.execute(statement)
+            assert cursor.fetchall() == [(2,)]  # one row: the chunk's two candidates
