@@ -54,6 +54,15 @@ def _import(world: TenantWorld, text: str, **kwargs: object) -> imports.ImportRe
         )
 
 
+def _existing(
+    world: TenantWorld, first: str, last: str, phones: list[str], emails: list[str]
+) -> Customer:
+    """A customer entered at the counter before the import."""
+    data = services.CustomerInput(first_name=first, last_name=last, phones=phones, emails=emails)
+    with tenant_context(world.tenant):
+        return services.customer_create(tenant=world.tenant, actor=world.owner, data=data)
+
+
 @pytest.mark.django_db
 def test_good_rows_go_in_bad_values_are_reported_and_nothing_is_lost(world_a: TenantWorld) -> None:
     result = _import(world_a, HEADER + "\n".join(ROWS) + "\n")
@@ -155,16 +164,8 @@ def test_a_phone_or_email_an_existing_customer_gains_is_primary_only_if_it_had_n
     # is the database's to say. One row a chunk: later chunks bring more of what
     # the customer has.
     monkeypatch.setattr(imports, "CHUNK_ROWS", 1)
-
-    def existing(first: str, last: str, phones: list[str], emails: list[str]) -> Customer:
-        data = services.CustomerInput(
-            first_name=first, last_name=last, phones=phones, emails=emails
-        )
-        return services.customer_create(tenant=world_a.tenant, actor=world_a.owner, data=data)
-
-    with tenant_context(world_a.tenant):
-        can = existing("Can", "Demir", ["0532 111 22 33"], ["can@example.com"])
-        ece = existing("Ece", "Tan", ["0532 444 55 66"], [])
+    can = _existing(world_a, "Can", "Demir", ["0532 111 22 33"], ["can@example.com"])
+    ece = _existing(world_a, "Ece", "Tan", ["0532 444 55 66"], [])
     rows = [
         "Can Demir;0532 111 22 33;can.demir@ornek.com.tr;;;;;e-postası var, bilinmiyor",
         "Ece Tan;0532 444 55 66;ece@example.com;;;;;ilk e-postası",
@@ -190,20 +191,8 @@ def test_a_phone_or_email_an_existing_customer_gains_is_primary_only_if_it_had_n
 def test_phones_a_customer_gains_twice_in_one_chunk_make_one_primary(
     world_a: TenantWorld,
 ) -> None:
-    with tenant_context(world_a.tenant):
-        oya, nur = (
-            services.customer_create(
-                tenant=world_a.tenant,
-                actor=world_a.owner,
-                data=services.CustomerInput(
-                    first_name=first, last_name=last, phones=phones, emails=[email]
-                ),
-            )
-            for first, last, phones, email in (
-                ("Oya", "Gün", ["0532 999 00 11"], "oya@example.com"),
-                ("Nur", "Su", [], "nur@example.com"),
-            )
-        )
+    oya = _existing(world_a, "Oya", "Gün", ["0532 999 00 11"], ["oya@example.com"])
+    nur = _existing(world_a, "Nur", "Su", [], ["nur@example.com"])
     rows = [
         "Oya Gün;0533 000 00 01;oya@example.com;;;;;",
         "Oya Gün;0533 000 00 02;oya@example.com;;;;;",
@@ -667,15 +656,8 @@ def test_the_warmers_are_offered_each_later_chunks_lookup_counted_not_returned(
     monkeypatch.setattr(
         bulk.ReadAhead, "offer", lambda self, statements: offered.append(list(statements))
     )
-    with tenant_context(world_a.tenant):
-        for n, surname in enumerate(SURNAMES):
-            services.customer_create(
-                tenant=world_a.tenant,
-                actor=world_a.owner,
-                data=services.CustomerInput(
-                    first_name="Ada", last_name=surname, phones=[f"0532 100 00 0{n}"]
-                ),
-            )
+    for n, surname in enumerate(SURNAMES):
+        _existing(world_a, "Ada", surname, [f"0532 100 00 0{n}"], [])
     rows = [f"Ada {surname};0532 100 00 0{n};;;;;;" for n, surname in enumerate(SURNAMES)]
     result = _import(world_a, HEADER + "\n".join(rows) + "\n", encoding="utf-8")
     assert result.matched == 6
