@@ -698,8 +698,8 @@ class ReadAhead:
     still busy with the chunks before, and the load's own lookup later finds its
     pages read.
 
-    Only a warmer: the rows are read and dropped, and the load's connection still
-    runs every statement itself, in its own transaction (these connections see only
+    Only a warmer: the query's rows are counted, not returned, and the load's
+    connection still runs every statement itself, in its own transaction (these connections see only
     committed rows, which is all a warmer needs). A statement offered while every
     connection is busy is dropped rather than queued, so the warmers never pile up
     work the load has already done. The connections are opened at the first offer
@@ -729,14 +729,10 @@ class ReadAhead:
 
     def offer(self, statements: Sequence[str]) -> bool:
         """Start ``statements`` (no parameters; the same a :class:`WriteBehind` read
-        takes) on an idle connection; False if none was idle (or there are none).
-        They run in one transaction of their own, so ``SET LOCAL`` applies to the
-        ones after it, as it does in the load's chunk.
-
-        Their results are read only when a later offer looks for an idle connection:
-        a statement that returns many rows stops when the socket is full, with its
-        pages half read. Offer one that returns little (``SELECT count(*) FROM
-        (…)``)."""
+        takes: settings, then one query) on an idle connection, as :meth:`counted`
+        says; False if none was idle (or there are none). They run in one
+        transaction of their own, so ``SET LOCAL`` applies to the ones after it, as
+        it does in the load's chunk."""
         if not self._opened:
             self._open()
         for wrapper in list(self._busy):
@@ -754,7 +750,7 @@ class ReadAhead:
             wrapper = self._idle.pop()
             try:
                 pgconn = wrapper.connection.pgconn
-                pgconn.send_query("; ".join(statements).encode())
+                pgconn.send_query("; ".join(self.counted(statements)).encode())
                 while pgconn.flush():  # a non-blocking connection: the rest of the query
                     select.select([], [pgconn.socket], [])
             except Exception:
@@ -764,6 +760,16 @@ class ReadAhead:
             self._busy.append(wrapper)
             return True
         return False
+
+    @staticmethod
+    def counted(statements: Sequence[str]) -> list[str]:
+        """``statements`` as a warmer runs them: the last, the query, counts its rows.
+        A warmer's results are read only when a later offer looks for an idle
+        connection; a query returning thousands of rows filled the socket and the
+        server stopped, its pages half read, until then (an import's lookups found
+        both warmers busy at 7 offers of 9)."""
+        *settings, query = statements
+        return [*settings, f"SELECT count(*) FROM ({query}) AS warmed"]  # noqa: S608
 
     def _open(self) -> None:
         from django.db import DEFAULT_DB_ALIAS, connections

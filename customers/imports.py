@@ -221,7 +221,7 @@ def _import_chunks(
                 chunk.lookup = _known_rows_sql(tenant, chunk.parsed)
                 if number:  # the first is looked up at once anyway
                     # Its pages read while this connection inserts the chunks before.
-                    read_ahead.offer(_warming(chunk))
+                    read_ahead.offer(lookup(chunk))
             yield chunk
 
     def lookup(chunk: _Chunk) -> list[str]:
@@ -269,14 +269,6 @@ def _import_chunks(
                 bulk.collect_young()
             current, upcoming = upcoming, following
     return written
-
-
-def _warming(chunk: _Chunk) -> list[str]:
-    """The chunk's lookup as a crm.bulk.ReadAhead warmer runs it: counted, not
-    returned. A warmer's results are read only when the next statement is offered;
-    thousands of candidate rows filled the socket, and the server stopped reading
-    pages until then (most offers found both warmers still busy)."""
-    return [*_LOOKUP_SETTINGS, f"SELECT count(*) FROM ({chunk.lookup}) AS candidates"]  # noqa: S608
 
 
 @dataclass
@@ -426,6 +418,15 @@ class _Known:
     # brings only those sharing a key with the file's rows).
     complete: bool = True
 
+    def match_on_contacts(self, email_keys: frozenset[str]) -> None:
+        """Let its matching view have every phone it is known to have, and these
+        e-mail keys too (added to ``phones``/``email_addresses`` by the caller)."""
+        self.incoming = dataclasses.replace(
+            self.incoming,
+            phones=frozenset(self.phones),
+            email_keys=self.incoming.email_keys | email_keys,
+        )
+
 
 class _KnownCustomers:
     """Customers the import has seen (from the tenant, or created by this import),
@@ -456,11 +457,7 @@ class _KnownCustomers:
                 if not set(phones) <= known.phones or not set(addresses) <= known.email_addresses:
                     known.phones.update(phones)
                     known.email_addresses.update(addresses)
-                    known.incoming = dataclasses.replace(
-                        known.incoming,
-                        phones=frozenset(known.phones),
-                        email_keys=known.incoming.email_keys | frozenset(email_keys),
-                    )
+                    known.match_on_contacts(frozenset(email_keys))
                     self.add(customer_id, known)
                 continue
             incoming = selectors.incoming_from_values(
@@ -752,11 +749,7 @@ def _resolve(
             # Later rows of the file find this customer by its new phones/e-mails too.
             # (A new customer's matching view is its row's, which has them already.)
             if gained and not created:
-                customer.incoming = dataclasses.replace(
-                    customer.incoming,
-                    phones=frozenset(customer.phones),
-                    email_keys=customer.incoming.email_keys | row.incoming.email_keys,
-                )
+                customer.match_on_contacts(row.incoming.email_keys)
             known.add(customer_id, customer)
     # Formatted now, while the database may still be inserting the previous chunk.
     now = timezone.now()

@@ -353,6 +353,20 @@ def test_read_ahead_runs_statements_on_connections_of_its_own_in_the_tenant_scop
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_warmer_finishes_a_query_of_many_rows_though_nobody_reads_them(
+    world_a: TenantWorld,
+) -> None:
+    # Results are read only at the next offer; returned, 100 MB of rows would fill
+    # the socket and hold the server mid-query until then.
+    if not is_postgres():
+        pytest.skip("the warmer needs PostgreSQL")
+    many_rows = "SELECT g, repeat('x', 1000) FROM generate_series(1, 100000) g /* many rows */"
+    with tenant_context(world_a.tenant), bulk.ReadAhead(connections=1) as warmer:
+        assert warmer.offer([many_rows])
+        assert _poll(lambda: not _other_sessions_running("/* many rows */"))
+
+
+@pytest.mark.django_db(transaction=True)
 def test_read_ahead_drops_a_connection_that_broke(world_a: TenantWorld) -> None:
     if not is_postgres():
         pytest.skip("the warmer needs PostgreSQL")

@@ -646,11 +646,10 @@ SURNAMES = ["Kaya", "Demir", "Şahin", "Çelik", "Yıldız", "Aydın"]
 
 @pytest.mark.django_db
 @pytest.mark.postgres
-def test_the_warmers_are_offered_each_later_chunks_lookup_counted_not_returned(
+def test_the_warmers_are_offered_each_later_chunks_lookup(
     world_a: TenantWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A warmer reads its results only when offered the next statement: rows it
-    # returned would fill the socket and stop the server reading pages.
+    # What a warmer runs counts the lookup's rows (crm.bulk.ReadAhead.counted).
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
     offered: list[list[str]] = []
     monkeypatch.setattr(
@@ -664,6 +663,6 @@ def test_the_warmers_are_offered_each_later_chunks_lookup_counted_not_returned(
     assert len(offered) == 2  # the second and third chunks; the first is looked up at once
     with tenant_context(world_a.tenant), connection.cursor() as cursor:
         for statements in offered:
-            for statement in statements:
+            for statement in bulk.ReadAhead.counted(statements):
                 cursor.execute(statement)
             assert cursor.fetchall() == [(2,)]  # one row: the chunk's two candidates
